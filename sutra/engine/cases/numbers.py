@@ -1,0 +1,100 @@
+"""Number, phone and e-mail case tests: they find the thing anywhere in the text.
+
+>>> from sutra.engine.cases.base import check
+>>> check("has_number", "I am 12 years old"), check("has_number", "twelve")
+('12', None)
+>>> check("has_number_eq", "1", "1"), check("has_number_eq", "option 2", "1")
+('1', None)
+>>> check("has_number_lt", "4.5", "5"), check("has_number_gte", "5", "5")
+('4.5', '5')
+>>> check("has_number_between", "10", "1", "10"), check("has_number_between", "11", "1", "10")
+('10', None)
+>>> check("has_phone", "call me on +91 98123 45678 please")
+'+919812345678'
+>>> check("has_email", "write to Asha.K@example.org.")
+'Asha.K@example.org'
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+
+from sutra.engine.cases.base import CaseInput, Match, case_test
+
+_NUMBER = re.compile(r"(?<![\d.])[-+]?\d+(?:[.,]\d+)?")
+
+
+def first_number(text: str) -> tuple[str, Decimal] | None:
+    for found in _NUMBER.finditer(text):
+        written = found.group()
+        try:
+            return written, Decimal(written.replace(",", "."))
+        except InvalidOperation:
+            continue
+    return None
+
+
+def _argument(args: list[str], index: int) -> Decimal | None:
+    try:
+        return Decimal(args[index].strip())
+    except (IndexError, InvalidOperation):
+        return None
+
+
+@case_test("has_number")
+def has_number(case: CaseInput, args: list[str]) -> Match | None:
+    found = first_number(case.text)
+    return Match(found[0]) if found else None
+
+
+def _comparison(name: str, compare: Callable[[Decimal, Decimal], bool]) -> None:
+    def test(case: CaseInput, args: list[str]) -> Match | None:
+        found = first_number(case.text)
+        limit = _argument(args, 0)
+        if found is None or limit is None:
+            return None
+        return Match(found[0]) if compare(found[1], limit) else None
+
+    case_test(name)(test)
+
+
+_comparison("has_number_eq", operator.eq)
+_comparison("has_number_lt", operator.lt)
+_comparison("has_number_lte", operator.le)
+_comparison("has_number_gt", operator.gt)
+_comparison("has_number_gte", operator.ge)
+
+
+@case_test("has_number_between")
+def has_number_between(case: CaseInput, args: list[str]) -> Match | None:
+    found = first_number(case.text)
+    low, high = _argument(args, 0), _argument(args, 1)
+    if found is None or low is None or high is None:
+        return None
+    return Match(found[0]) if low <= found[1] <= high else None
+
+
+_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+
+
+@case_test("has_phone")
+def has_phone(case: CaseInput, args: list[str]) -> Match | None:
+    found = _PHONE.search(case.text)
+    if found is None:
+        return None
+    digits = re.sub(r"\D", "", found.group())
+    if not 7 <= len(digits) <= 15:
+        return None
+    return Match(("+" if found.group().startswith("+") else "") + digits)
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
+
+
+@case_test("has_email")
+def has_email(case: CaseInput, args: list[str]) -> Match | None:
+    found = _EMAIL.search(case.text)
+    return Match(found.group()) if found else None

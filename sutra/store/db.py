@@ -1,0 +1,234 @@
+"""Database URLs, engines and migrations.
+
+Users write plain URLs (``sqlite:///path/to/sutra.db``,
+``postgresql://user:pass@host:5432/db``); this module picks the driver: the
+sync ones (pysqlite, psycopg 3) for migrations and scripts, the async ones
+(aiosqlite, asyncpg) for the runtime.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "MIGRATIONS_DIR",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "alembic_config",
+    "async_url",
+    "create_async_engine_for",
+    "create_engine_for",
+    "create_session_factory",
+    "database_url",
+    "migrate",
+    "safe_url",
+    "sync_url",
+]
+
+DATABASE_URL_ENV = "SUTRA_DATABASE_URL"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# How long a SQLite connection waits for another process's write lock before
+# failing with "database is locked"; a CLI and a server share one file.
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+# Arbitrary constant naming the PostgreSQL advisory lock that serializes
+# concurrent ``migrate()`` calls (several workers starting at once).
+_MIGRATION_LOCK_KEY = 0x5E77A_0001
+
+_Mode = Literal["sync", "async"]
+
+_BACKENDS = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql"}
+# Drivers accepted as written in each mode, the first being the default. A
+# driver known for the other mode is swapped for the default, so that one
+# ``SUTRA_DATABASE_URL`` serves both the migrations and the runtime.
+_DRIVERS: dict[str, dict[_Mode, tuple[str, ...]]] = {
+    "sqlite": {"sync": ("pysqlite",), "async": ("aiosqlite",)},
+    "postgresql": {
+        "sync": ("psycopg", "psycopg2", "pg8000"),
+        # psycopg 3 has an asyncio mode that SQLAlchemy selects by itself.
+        "async": ("asyncpg", "psycopg", "psycopg_async"),
+    },
+}
+
+
+def database_url() -> str:
+    """``$SUTRA_DATABASE_URL``, or a ``sutra.db`` SQLite file in the current directory."""
+    url = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if url:
+        return url
+    return f"sqlite:///{Path.cwd() / 'sutra.db'}"
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL with its password masked, for logs and error messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def _with_driver(url: str | URL, mode: _Mode) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        # SQLAlchemy's own message may quote the URL, password included.
+        raise ValueError("could not parse the database URL") from None
+    backend_name, _, driver = parsed.drivername.partition("+")
+    backend = _BACKENDS.get(backend_name.lower())
+    if backend is None:
+        raise ValueError(
+            f"unsupported database scheme {backend_name!r} in {safe_url(parsed)}: "
+            "use sqlite:///path/to/file.db or postgresql://user:password@host:port/db"
+        )
+    drivers = _DRIVERS[backend]
+    driver = driver.lower()
+    if driver not in drivers[mode]:
+        other: _Mode = "async" if mode == "sync" else "sync"
+        if driver and driver not in drivers[other]:
+            raise ValueError(
+                f"unsupported {backend} driver {driver!r} in {safe_url(parsed)}; "
+                f"use one of {', '.join(drivers['sync'] + drivers['async'])} or none"
+            )
+        driver = drivers[mode][0]
+    parsed = parsed.set(drivername=f"{backend}+{driver}")
+    if driver == "asyncpg" and "sslmode" in parsed.query and "ssl" not in parsed.query:
+        # Hosted PostgreSQL URLs carry libpq's ``sslmode``; asyncpg spells it ``ssl``
+        # and refuses the unknown keyword.
+        parsed = parsed.update_query_dict({"ssl": parsed.query["sslmode"]}).difference_update_query(
+            ["sslmode"]
+        )
+    return parsed
+
+
+def sync_url(url: str | URL) -> str:
+    """The URL with a synchronous driver (``sqlite+pysqlite``, ``postgresql+psycopg``).
+
+    >>> sync_url("postgres://u:secret@db:5432/sutra")
+    'postgresql+psycopg://u:secret@db:5432/sutra'
+    """
+    return _with_driver(url, "sync").render_as_string(hide_password=False)
+
+
+def async_url(url: str | URL) -> str:
+    """The URL with an asyncio driver (``sqlite+aiosqlite``, ``postgresql+asyncpg``).
+
+    >>> async_url("sqlite:///data/sutra.db")
+    'sqlite+aiosqlite:///data/sutra.db'
+    """
+    return _with_driver(url, "async").render_as_string(hide_password=False)
+
+
+def _install_sqlite_pragmas(engine: Engine, *, foreign_keys: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            # WAL lets readers proceed while one process writes (and the setting
+            # sticks to the file); the busy timeout makes writers queue instead of
+            # failing at once. SQLite leaves foreign keys off unless asked, per
+            # connection, which would silently skip every ON DELETE rule.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        finally:
+            cursor.close()
+
+
+def create_engine_for(url: str | None = None, **kwargs: Any) -> Engine:
+    """A synchronous engine (pysqlite / psycopg) for scripts, tests and migrations.
+
+    SQLite connections get WAL, a busy timeout and foreign keys, like the async engine.
+    """
+    engine = create_engine(sync_url(url or database_url()), **kwargs)
+    if engine.dialect.name == "sqlite":
+        _install_sqlite_pragmas(engine, foreign_keys=True)
+    return engine
+
+
+def create_async_engine_for(url: str | None = None, **kwargs: Any) -> AsyncEngine:
+    """The runtime's engine (aiosqlite / asyncpg); ``url`` defaults to :func:`database_url`.
+
+    Extra keyword arguments go to :func:`sqlalchemy.ext.asyncio.create_async_engine`.
+    """
+    engine = create_async_engine(async_url(url or database_url()), **kwargs)
+    if engine.dialect.name == "sqlite":
+        _install_sqlite_pragmas(engine.sync_engine, foreign_keys=True)
+    return engine
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for ``engine``.
+
+    ``expire_on_commit=False``: under asyncio, touching an expired attribute
+    after commit would need implicit IO, which raises instead of loading.
+    """
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic config for the packaged migrations, independent of the cwd."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Avoid configparser interpolation of '%' in passwords by handing the URL
+    # over as an attribute rather than as an ini option.
+    config.attributes["sutra_url"] = sync_url(url or database_url())
+    return config
+
+
+def _migration_engine(url: str) -> Engine:
+    engine = create_engine(url, poolclass=NullPool)
+    if engine.dialect.name == "sqlite":
+        _install_sqlite_pragmas(engine, foreign_keys=False)
+
+        # pysqlite would only open a transaction at the first INSERT/UPDATE, so
+        # the CREATE TABLEs would each commit on their own. Taking the write
+        # lock up front with BEGIN IMMEDIATE makes the whole upgrade atomic and
+        # makes a second concurrent migrate() wait, then find nothing to do.
+        @event.listens_for(engine, "connect")
+        def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def migrate(url: str | None = None) -> None:
+    """Bring the schema to the latest revision (Alembic ``upgrade head``).
+
+    Idempotent, and safe when several processes start at once: on PostgreSQL
+    they queue on an advisory lock, on SQLite on the database's write lock; the
+    later ones find the schema current. Foreign keys are not enforced on SQLite
+    while migrating, as table rebuilds require.
+    """
+    config = alembic_config(url)
+    engine = _migration_engine(config.attributes["sutra_url"])
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Released by the commit at the end of the block.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()

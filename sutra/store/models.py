@@ -1,0 +1,503 @@
+"""SQLAlchemy models for everything Sutra persists.
+
+The same models run on SQLite (the default, one file next to the bot) and on
+PostgreSQL. Two rules keep the two back ends behaving the same:
+
+* strings are unbounded ``VARCHAR``/``TEXT``: SQLite never enforces a length,
+  so a bounded column would only ever fail in production on PostgreSQL;
+* timestamps go through :class:`UTCDateTime`, which stores UTC and always hands
+  back timezone-aware values, because SQLite keeps no offset of its own.
+
+The first migration (``migrations/versions/0001_initial.py``) is written by hand
+and a test compares it with these models, so change both together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.ext.mutable import MutableDict
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeEngine
+
+__all__ = [
+    "ID_TYPE",
+    "NAMING_CONVENTION",
+    "Base",
+    "Contact",
+    "ContactField",
+    "ContactStatus",
+    "Flow",
+    "FlowResult",
+    "FlowRevision",
+    "FlowSession",
+    "Global",
+    "Group",
+    "Message",
+    "MessageDirection",
+    "MessageStatus",
+    "Organization",
+    "Run",
+    "SessionStatus",
+    "UTCDateTime",
+    "WaitKind",
+    "WebhookLog",
+    "contact_groups",
+    "json_type",
+    "new_uuid",
+    "utcnow",
+]
+
+# Constraint names are spelled out by convention rather than left to each
+# database: PostgreSQL and SQLite would otherwise pick different names, and a
+# later migration could not drop or alter a constraint by name on both.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL so that messages and logs never run out of ids; SQLite
+# only makes a column an auto-incrementing rowid alias when it is spelled
+# exactly INTEGER (which is 64-bit there anyway).
+ID_TYPE: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def json_type(*, none_as_null: bool = False) -> TypeEngine[Any]:
+    """JSON everywhere, JSONB on PostgreSQL (indexable, compact, deduplicated keys).
+
+    ``none_as_null=True`` stores Python ``None`` as SQL NULL rather than the JSON
+    literal ``null``, which is what an optional column wants.
+    """
+    return JSON(none_as_null=none_as_null).with_variant(
+        JSONB(none_as_null=none_as_null), "postgresql"
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every back end.
+
+    SQLite stores datetimes as text without an offset, so an aware value in
+    another zone would silently be stored as its wall-clock time. Values are
+    converted to UTC on the way in and tagged UTC on the way out. Naive values
+    are refused: guessing their zone is how timeouts end up hours off.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware value (UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class SessionStatus(StrEnum):
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class WaitKind(StrEnum):
+    MSG = "msg"
+    WEBHOOK = "webhook"
+    TIME = "time"
+
+
+class MessageDirection(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class MessageStatus(StrEnum):
+    RECEIVED = "received"
+    HANDLED = "handled"
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+class ContactStatus(StrEnum):
+    ACTIVE = "active"
+    BLOCKED = "blocked"
+    STOPPED = "stopped"
+    ARCHIVED = "archived"
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    """Declarative base; ``AsyncAttrs`` gives ``await obj.awaitable_attrs.rel``
+    because lazy loading cannot happen implicitly under asyncio."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _id() -> Mapped[int]:
+    return mapped_column(ID_TYPE, primary_key=True)
+
+
+def _fk(target: str, *, ondelete: str | None = None, nullable: bool = False) -> Mapped[Any]:
+    return mapped_column(ID_TYPE, ForeignKey(target, ondelete=ondelete), nullable=nullable)
+
+
+def _created_at() -> Mapped[datetime]:
+    # The server default covers rows written by raw SQL (the migration's seed
+    # row, manual fixes); the Python default gives ORM rows microseconds.
+    return mapped_column(UTCDateTime(), default=utcnow, server_default=func.now())
+
+
+def _updated_at() -> Mapped[datetime]:
+    return mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = _id()
+    name: Mapped[str] = mapped_column(String())
+    timezone: Mapped[str] = mapped_column(String(), default="UTC", server_default="UTC")
+    # Mutable so that ``org.settings["x"] = 1`` is noticed (top level only).
+    settings: Mapped[dict[str, Any]] = mapped_column(
+        MutableDict.as_mutable(json_type()), default=dict
+    )
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+contact_groups = Table(
+    "contact_groups",
+    Base.metadata,
+    Column(
+        "contact_id",
+        ID_TYPE,
+        ForeignKey("contacts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "group_id",
+        ID_TYPE,
+        ForeignKey("groups.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    # The primary key serves "groups of a contact"; this serves "members of a group".
+    Index("ix_contact_groups_group_id", "group_id"),
+)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("organization_id", "urn"),)
+
+    id: Mapped[int] = _id()
+    uuid: Mapped[str] = mapped_column(String(), unique=True, default=new_uuid)
+    organization_id: Mapped[int] = _fk("organizations.id")
+    name: Mapped[str | None] = mapped_column(String())
+    # Scheme-prefixed address, e.g. "whatsapp:919812345678" or "sim:alice".
+    urn: Mapped[str] = mapped_column(String())
+    phone: Mapped[str | None] = mapped_column(String())
+    language: Mapped[str | None] = mapped_column(String())
+    # Mutable so that ``contact.fields["age"] = "30"`` is noticed (top level only).
+    fields: Mapped[dict[str, Any]] = mapped_column(
+        MutableDict.as_mutable(json_type()), default=dict
+    )
+    status: Mapped[str] = mapped_column(
+        String(), default=ContactStatus.ACTIVE.value, server_default=ContactStatus.ACTIVE.value
+    )
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    groups: Mapped[list[Group]] = relationship(
+        secondary=contact_groups, back_populates="contacts", passive_deletes=True
+    )
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[int] = _id()
+    uuid: Mapped[str] = mapped_column(String(), unique=True, default=new_uuid)
+    organization_id: Mapped[int] = _fk("organizations.id")
+    name: Mapped[str] = mapped_column(String())
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    contacts: Mapped[list[Contact]] = relationship(
+        secondary=contact_groups, back_populates="groups", passive_deletes=True
+    )
+
+
+class ContactField(Base):
+    """Definition of a custom contact field; values live in ``Contact.fields``."""
+
+    __tablename__ = "contact_fields"
+    __table_args__ = (UniqueConstraint("organization_id", "key"),)
+
+    id: Mapped[int] = _id()
+    organization_id: Mapped[int] = _fk("organizations.id")
+    key: Mapped[str] = mapped_column(String())
+    name: Mapped[str] = mapped_column(String())
+    value_type: Mapped[str] = mapped_column(String(), default="text", server_default="text")
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class Global(Base):
+    __tablename__ = "globals"
+    __table_args__ = (UniqueConstraint("organization_id", "key"),)
+
+    id: Mapped[int] = _id()
+    organization_id: Mapped[int] = _fk("organizations.id")
+    key: Mapped[str] = mapped_column(String())
+    name: Mapped[str] = mapped_column(String())
+    value: Mapped[str] = mapped_column(Text(), default="")
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class Flow(Base):
+    __tablename__ = "flows"
+    # Flow UUIDs come from the imported file, so two organizations may hold the
+    # same flow; unique per organization only.
+    __table_args__ = (UniqueConstraint("organization_id", "uuid"),)
+
+    id: Mapped[int] = _id()
+    uuid: Mapped[str] = mapped_column(String(), default=new_uuid)
+    organization_id: Mapped[int] = _fk("organizations.id")
+    name: Mapped[str] = mapped_column(String())
+    keywords: Mapped[list[str]] = mapped_column(json_type(), default=list)
+    archived: Mapped[bool] = mapped_column(Boolean(), default=False, server_default=false())
+    # flows <-> flow_revisions reference each other; use_alter adds this key
+    # after both tables exist, and post_update below breaks the insert cycle.
+    current_revision_id: Mapped[int | None] = mapped_column(
+        ID_TYPE,
+        ForeignKey("flow_revisions.id", use_alter=True, ondelete="SET NULL"),
+    )
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    revisions: Mapped[list[FlowRevision]] = relationship(
+        back_populates="flow",
+        foreign_keys="FlowRevision.flow_id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="FlowRevision.revision",
+    )
+    current_revision: Mapped[FlowRevision | None] = relationship(
+        foreign_keys=[current_revision_id], post_update=True
+    )
+
+
+class FlowRevision(Base):
+    __tablename__ = "flow_revisions"
+    __table_args__ = (UniqueConstraint("flow_id", "revision"),)
+
+    id: Mapped[int] = _id()
+    flow_id: Mapped[int] = _fk("flows.id", ondelete="CASCADE")
+    revision: Mapped[int] = mapped_column(Integer())
+    definition: Mapped[dict[str, Any]] = mapped_column(json_type())
+    spec_version: Mapped[str] = mapped_column(String())
+    issues: Mapped[list[Any]] = mapped_column(json_type(), default=list)
+    created_by: Mapped[str | None] = mapped_column(String())
+    created_at: Mapped[datetime] = _created_at()
+
+    flow: Mapped[Flow] = relationship(back_populates="revisions", foreign_keys=[flow_id])
+
+
+class FlowSession(Base):
+    """One engine session for one contact; ``state`` is the engine's whole
+    serialized session, the other columns are copies kept for querying."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        Index("ix_sessions_contact_id_status", "contact_id", "status"),
+        # The sweeper scans these two for sessions whose wait or life ran out.
+        Index("ix_sessions_wait_timeout_at", "wait_timeout_at"),
+        Index("ix_sessions_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = _id()
+    uuid: Mapped[str] = mapped_column(String(), unique=True, default=new_uuid)
+    organization_id: Mapped[int] = _fk("organizations.id")
+    contact_id: Mapped[int] = _fk("contacts.id", ondelete="CASCADE")
+    status: Mapped[str] = mapped_column(String(), default=SessionStatus.WAITING.value)
+    state: Mapped[dict[str, Any]] = mapped_column(json_type())
+    wait_kind: Mapped[str | None] = mapped_column(String())
+    wait_timeout_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    current_flow_uuid: Mapped[str | None] = mapped_column(String())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    contact: Mapped[Contact] = relationship()
+    runs: Mapped[list[Run]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_session_id", "session_id"),
+        Index("ix_runs_contact_id", "contact_id"),
+    )
+
+    id: Mapped[int] = _id()
+    uuid: Mapped[str] = mapped_column(String(), unique=True, default=new_uuid)
+    session_id: Mapped[int] = _fk("sessions.id", ondelete="CASCADE")
+    flow_uuid: Mapped[str] = mapped_column(String())
+    contact_id: Mapped[int] = _fk("contacts.id", ondelete="CASCADE")
+    status: Mapped[str] = mapped_column(String())
+    results: Mapped[dict[str, Any]] = mapped_column(json_type(), default=dict)
+    path: Mapped[list[Any]] = mapped_column(json_type(), default=list)
+    exited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    session: Mapped[FlowSession] = relationship(back_populates="runs")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        # A channel that delivers the same inbound message twice gets an
+        # IntegrityError on the second insert. NULLs never collide, so outgoing
+        # messages without a provider id yet are unaffected.
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_messages_contact_id_created_at", "contact_id", "created_at"),
+        Index("ix_messages_organization_id_created_at", "organization_id", "created_at"),
+    )
+
+    id: Mapped[int] = _id()
+    uuid: Mapped[str] = mapped_column(String(), unique=True, default=new_uuid)
+    organization_id: Mapped[int] = _fk("organizations.id")
+    contact_id: Mapped[int] = _fk("contacts.id", ondelete="CASCADE")
+    direction: Mapped[str] = mapped_column(String())
+    text: Mapped[str] = mapped_column(Text(), default="")
+    attachments: Mapped[list[Any]] = mapped_column(json_type(), default=list)
+    quick_replies: Mapped[list[Any]] = mapped_column(json_type(), default=list)
+    labels: Mapped[list[Any]] = mapped_column(json_type(), default=list)
+    channel: Mapped[str] = mapped_column(String())
+    external_id: Mapped[str | None] = mapped_column(String())
+    status: Mapped[str] = mapped_column(String())
+    error: Mapped[str | None] = mapped_column(Text())
+    session_uuid: Mapped[str | None] = mapped_column(String())
+    flow_uuid: Mapped[str | None] = mapped_column(String())
+    payload: Mapped[dict[str, Any] | None] = mapped_column(json_type(none_as_null=True))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+    contact: Mapped[Contact] = relationship()
+
+
+class FlowResult(Base):
+    """One row per saved flow result, for reporting and export.
+
+    Keyed by ``run_uuid`` rather than a foreign key to ``runs`` so that results
+    outlive pruned sessions and runs. Re-saving a result is an upsert on
+    ``(run_uuid, key)`` (``insert().on_conflict_do_update`` on both back ends).
+    """
+
+    __tablename__ = "flow_results"
+    __table_args__ = (
+        UniqueConstraint("run_uuid", "key"),
+        Index("ix_flow_results_organization_id_flow_uuid", "organization_id", "flow_uuid"),
+        Index("ix_flow_results_contact_id", "contact_id"),
+    )
+
+    id: Mapped[int] = _id()
+    organization_id: Mapped[int] = _fk("organizations.id")
+    flow_uuid: Mapped[str] = mapped_column(String())
+    run_uuid: Mapped[str] = mapped_column(String())
+    session_uuid: Mapped[str] = mapped_column(String())
+    contact_id: Mapped[int] = _fk("contacts.id", ondelete="CASCADE")
+    key: Mapped[str] = mapped_column(String())
+    name: Mapped[str] = mapped_column(String())
+    input: Mapped[str | None] = mapped_column(Text())
+    value: Mapped[str] = mapped_column(Text(), default="")
+    category: Mapped[str | None] = mapped_column(String())
+    data: Mapped[dict[str, Any] | None] = mapped_column(json_type(none_as_null=True))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class WebhookLog(Base):
+    """One outgoing HTTP call (webhook or LLM) made from a flow."""
+
+    __tablename__ = "webhook_logs"
+    __table_args__ = (
+        Index("ix_webhook_logs_organization_id_created_at", "organization_id", "created_at"),
+        Index("ix_webhook_logs_contact_id", "contact_id"),
+    )
+
+    id: Mapped[int] = _id()
+    organization_id: Mapped[int] = _fk("organizations.id")
+    # The log is kept when its contact is deleted, only unlinked.
+    contact_id: Mapped[int | None] = _fk("contacts.id", ondelete="SET NULL", nullable=True)
+    flow_uuid: Mapped[str | None] = mapped_column(String())
+    session_uuid: Mapped[str | None] = mapped_column(String())
+    result_name: Mapped[str | None] = mapped_column(String())
+    method: Mapped[str] = mapped_column(String())
+    url: Mapped[str] = mapped_column(Text())
+    request: Mapped[dict[str, Any] | None] = mapped_column(json_type(none_as_null=True))
+    response: Mapped[dict[str, Any] | None] = mapped_column(json_type(none_as_null=True))
+    status_code: Mapped[int | None] = mapped_column(Integer())
+    error: Mapped[str | None] = mapped_column(Text())
+    duration_ms: Mapped[float | None] = mapped_column(Float())
+    llm_provider: Mapped[str | None] = mapped_column(String())
+    llm_model: Mapped[str | None] = mapped_column(String())
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer())
+    completion_tokens: Mapped[int | None] = mapped_column(Integer())
+    created_at: Mapped[datetime] = _created_at()

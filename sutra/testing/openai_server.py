@@ -1,0 +1,383 @@
+"""A scriptable OpenAI-compatible Chat Completions server on loopback, for tests and demos.
+
+The real ``openai`` SDK can talk to it (``base_url=srv.base_url``), so tests exercise the same
+wire format, retries and timeouts as production::
+
+    with OpenAIStubServer() as srv:
+        srv.plan(ErrorReply(429, "slow down", retry_after_ms=1), Reply("hi"))
+        ...  # call the SDK with base_url=srv.base_url
+        assert len(srv.requests) == 2
+
+With nothing planned it answers deterministically: ``"echo: <last user message>"``, or the JSON
+object ``{"echo": "<last user message>"}`` when the request asks for a JSON ``response_format``.
+Token counts are word counts.
+
+Run ``python -m sutra.testing.openai_server --port 8765`` for a manual demo server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An assistant reply; ``text=None`` means the deterministic default answer."""
+
+    text: str | None = None
+    delay: float = 0.0
+    finish_reason: str = "stop"
+
+    @classmethod
+    def of_json(cls, value: Any, *, delay: float = 0.0) -> Reply:
+        return cls(json.dumps(value), delay=delay)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The model declines: ``message.refusal`` is set and ``content`` is null."""
+
+    refusal: str = "I'm sorry, I can't help with that."
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class EmptyChoices:
+    """A well-formed completion whose ``choices`` list is empty."""
+
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """An HTTP error with OpenAI's error body ``{"error": {message, type, param, code}}``.
+
+    ``retry_after_ms`` sends the ``retry-after-ms`` header, which the SDK obeys instead of its own
+    backoff; tests use a small value to keep retries fast.
+    """
+
+    status: int
+    message: str
+    type: str = "server_error"
+    code: str | None = None
+    retry_after_ms: int | None = None
+    delay: float = 0.0
+
+
+Planned = Reply | Refusal | EmptyChoices | ErrorReply
+
+
+@dataclass(frozen=True)
+class Received:
+    body: dict[str, Any]
+    headers: dict[str, str]
+    client_port: int | None
+
+
+@dataclass
+class _State:
+    api_key: str | None
+    delay: float
+    plan: deque[Planned] = field(default_factory=deque)
+    received: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    ids: itertools.count[int] = field(default_factory=itertools.count)
+    # Set on the server's loop when stopping, to cut planned delays short.
+    loop: asyncio.AbstractEventLoop | None = None
+    stopping: asyncio.Event | None = None
+
+    async def pause(self, seconds: float) -> None:
+        if seconds > 0 and self.stopping is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), seconds)
+
+
+class OpenAIStubServer:
+    """Serves ``POST /v1/chat/completions`` from a background thread on ``host``.
+
+    ``port=0`` picks a free port. ``api_key`` makes it reject other bearer tokens with 401.
+    ``delay`` (seconds) is added before every answer, as a stand-in for model latency.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._state = _State(api_key=api_key, delay=delay)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def delay(self) -> float:
+        return self._state.delay
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        self._state.delay = seconds
+
+    @property
+    def received(self) -> list[Received]:
+        with self._state.lock:
+            return list(self._state.received)
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request body received, in order."""
+        return [r.body for r in self.received]
+
+    @property
+    def headers(self) -> list[dict[str, str]]:
+        """Every request's headers (lower-case names), in order."""
+        return [r.headers for r in self.received]
+
+    def plan(self, *responses: Planned) -> None:
+        """Queue answers for the next requests, one each, before falling back to the default."""
+        with self._state.lock:
+            self._state.plan.extend(responses)
+
+    def reset(self) -> None:
+        """Forget planned answers and received requests (for a server shared across tests)."""
+        with self._state.lock:
+            self._state.plan.clear()
+            self._state.received.clear()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("the server is already running")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            _make_app(self._state),
+            # Leave the host application's logging configuration alone.
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+            backlog=4096,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the OpenAI stub server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self._server is None or self._thread is None:
+            return
+        # uvicorn waits for in-flight answers, so wake those sleeping out a delay first.
+        if self._state.loop is not None and self._state.stopping is not None:
+            self._state.loop.call_soon_threadsafe(self._state.stopping.set)
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> OpenAIStubServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> OpenAIStubServer:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)
+
+
+def _make_app(state: _State) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.loop = asyncio.get_running_loop()
+        state.stopping = asyncio.Event()
+        yield
+
+    app = FastAPI(
+        title="OpenAI stub", openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan
+    )
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> JSONResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        with state.lock:
+            state.received.append(
+                Received(
+                    body=body if isinstance(body, dict) else {},
+                    headers=headers,
+                    client_port=request.client.port if request.client else None,
+                )
+            )
+        if state.api_key is not None and headers.get("authorization") != f"Bearer {state.api_key}":
+            return _error(
+                ErrorReply(
+                    401,
+                    "Incorrect API key provided.",
+                    type="invalid_request_error",
+                    code="invalid_api_key",
+                )
+            )
+        if not isinstance(body, dict) or not body.get("model") or not body.get("messages"):
+            return _error(
+                ErrorReply(
+                    400,
+                    "The request needs a JSON body with 'model' and 'messages'.",
+                    type="invalid_request_error",
+                )
+            )
+        with state.lock:
+            planned = state.plan.popleft() if state.plan else Reply()
+            response_id = next(state.ids)
+        await state.pause(state.delay + planned.delay)
+        if state.stopping is not None and state.stopping.is_set():
+            return _error(ErrorReply(503, "The stub server is shutting down."))
+        if isinstance(planned, ErrorReply):
+            return _error(planned)
+        return JSONResponse(_completion(body, planned, response_id))
+
+    return app
+
+
+def _error(planned: ErrorReply) -> JSONResponse:
+    headers: dict[str, str] = {}
+    if planned.retry_after_ms is not None:
+        headers["retry-after-ms"] = str(planned.retry_after_ms)
+    return JSONResponse(
+        {
+            "error": {
+                "message": planned.message,
+                "type": planned.type,
+                "param": None,
+                "code": planned.code,
+            }
+        },
+        status_code=planned.status,
+        headers=headers,
+    )
+
+
+def _completion(
+    body: dict[str, Any], planned: Reply | Refusal | EmptyChoices, response_id: int
+) -> dict[str, Any]:
+    choices: list[dict[str, Any]] = []
+    completion_text = ""
+    if isinstance(planned, Reply):
+        completion_text = planned.text if planned.text is not None else _default_answer(body)
+        message = {"role": "assistant", "content": completion_text, "refusal": None}
+        choices.append({"index": 0, "message": message, "finish_reason": planned.finish_reason})
+    elif isinstance(planned, Refusal):
+        completion_text = planned.refusal
+        message = {"role": "assistant", "content": None, "refusal": planned.refusal}
+        choices.append({"index": 0, "message": message, "finish_reason": "stop"})
+    prompt_tokens = sum(_count_tokens(_text_of(m)) for m in body["messages"])
+    completion_tokens = _count_tokens(completion_text)
+    return {
+        "id": f"chatcmpl-stub-{response_id}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body["model"],
+        "choices": choices,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def _default_answer(body: dict[str, Any]) -> str:
+    user_messages = [m for m in body["messages"] if isinstance(m, dict) and m.get("role") == "user"]
+    question = _text_of(user_messages[-1]) if user_messages else ""
+    response_format = body.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") in (
+        "json_object",
+        "json_schema",
+    ):
+        return json.dumps({"echo": question})
+    return f"echo: {question}"
+
+
+def _text_of(message: Any) -> str:
+    """A message's text, whether ``content`` is a string or a list of content parts."""
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def _count_tokens(text: str) -> int:
+    return len(text.split())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run an OpenAI-compatible stub server.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--api-key", default=None, help="reject other bearer tokens")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    args = parser.parse_args(argv)
+    server = OpenAIStubServer(
+        host=args.host, port=args.port, api_key=args.api_key, delay=args.delay
+    )
+    with server:
+        print(server.base_url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
