@@ -122,7 +122,9 @@ class Engine:
                 return sprint
         else:
             if wait.kind != "webhook" or wait.request is None:
-                sprint.events.append(ev.Warning(text=f"session waits for {wait.kind}, not a webhook"))
+                sprint.events.append(
+                    ev.Warning(text=f"session waits for {wait.kind}, not a webhook")
+                )
                 return sprint
             self._webhook_done(sprint, wait, resume, pending, now)
         session.wait = None
@@ -199,25 +201,43 @@ class Engine:
     def _interrupt(self, sprint: Sprint, scope: Scope, outcome: Interrupt, now: datetime) -> bool:
         session, run = sprint.session, scope.run
         if isinstance(outcome, CallWebhook):
-            self._wait(sprint, run, scope.node, Wait(
-                kind="webhook", node_uuid=scope.node.uuid, run_uuid=run.uuid,
-                request=outcome.request,
-            ), now)
+            self._wait(
+                sprint,
+                run,
+                scope.node,
+                Wait(
+                    kind="webhook",
+                    node_uuid=scope.node.uuid,
+                    run_uuid=run.uuid,
+                    request=outcome.request,
+                ),
+                now,
+            )
             return True
         if isinstance(outcome, WaitForTime):
-            self._wait(sprint, run, scope.node, Wait(
-                kind="time", node_uuid=scope.node.uuid, run_uuid=run.uuid,
-                resume_on=now + timedelta(seconds=outcome.seconds),
-                timeout_seconds=outcome.seconds,
-            ), now)
+            self._wait(
+                sprint,
+                run,
+                scope.node,
+                Wait(
+                    kind="time",
+                    node_uuid=scope.node.uuid,
+                    run_uuid=run.uuid,
+                    resume_on=now + timedelta(seconds=outcome.seconds),
+                    timeout_seconds=outcome.seconds,
+                ),
+                now,
+            )
             return True
         if isinstance(outcome, EnterFlow):
             child = self.flow(outcome.flow_uuid)
             if child is None:
-                sprint.events.append(ev.Warning(
-                    text=f"sub-flow {outcome.flow_name!r} ({outcome.flow_uuid}) is not loaded: "
-                    "skipped"
-                ))
+                sprint.events.append(
+                    ev.Warning(
+                        text=f"sub-flow {outcome.flow_name!r} ({outcome.flow_uuid}) is not loaded: "
+                        "skipped"
+                    )
+                )
                 return False
             if sum(1 for r in session.runs if r.status in ("active", "waiting")) >= 10:
                 self._fail(sprint, f"sub-flows nest too deeply entering {child.name!r}", now)
@@ -251,7 +271,9 @@ class Engine:
         minutes = flow.expire_after_minutes if flow else 10080
         session.expires_on = now + timedelta(minutes=minutes)
         sprint.events.append(
-            ev.WaitStarted(kind=wait.kind, node_uuid=node.uuid, timeout_seconds=wait.timeout_seconds)
+            ev.WaitStarted(
+                kind=wait.kind, node_uuid=node.uuid, timeout_seconds=wait.timeout_seconds
+            )
         )
 
     # --- routing -----------------------------------------------------------------------------
@@ -272,23 +294,34 @@ class Engine:
                     router.category_named("No Response")
                 )
                 if router.result_name and category:
-                    scope.save_result(router.result_name, value="", category=category.name,
-                                      input="")
+                    scope.save_result(
+                        router.result_name, value="", category=category.name, input=""
+                    )
                 return category
             if not (here and pending.kind == "msg"):
                 timeout = router.wait.timeout
-                self._wait(sprint, scope.run, scope.node, Wait(
-                    kind="msg", node_uuid=scope.node.uuid, run_uuid=scope.run.uuid,
-                    timeout_on=now + timedelta(seconds=timeout.seconds) if timeout else None,
-                    timeout_seconds=timeout.seconds if timeout else None,
-                ), now)
+                self._wait(
+                    sprint,
+                    scope.run,
+                    scope.node,
+                    Wait(
+                        kind="msg",
+                        node_uuid=scope.node.uuid,
+                        run_uuid=scope.run.uuid,
+                        timeout_on=now + timedelta(seconds=timeout.seconds) if timeout else None,
+                        timeout_seconds=timeout.seconds if timeout else None,
+                    ),
+                    now,
+                )
                 return None
             pending.kind = None
         if router.type == "random":
             return self._random(sprint, scope, router)
         return self._switch(sprint, scope, router, now)
 
-    def _switch(self, sprint: Sprint, scope: Scope, router: Router, now: datetime) -> Category | None:
+    def _switch(
+        self, sprint: Sprint, scope: Scope, router: Router, now: datetime
+    ) -> Category | None:
         value = scope.value(router.operand or "@input.text")
         text = render(value).strip()
         match: Match | None = None

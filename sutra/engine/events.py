@@ -108,7 +108,7 @@ class ActionSkipped(Event):
     reason: str
 
 
-class Warning(Event):  # noqa: A001 - the event is called "warning" in the JSON
+class Warning(Event):
     type: Literal["warning"] = "warning"
     text: str
 

@@ -37,7 +37,7 @@ class Scope:
         self.events = events
 
     @property
-    def contact(self):  # noqa: ANN201 - a Contact; kept short for action modules
+    def contact(self):
         return self.session.contact
 
     def emit(self, event: ev.Event) -> None:
@@ -104,8 +104,12 @@ class Scope:
             "fields": contact_ctx["fields"],
             "results": results,
             "input": input_ctx,
-            "flow": {"__text__": self.flow.name, "name": self.flow.name, "uuid": self.flow.uuid,
-                     "id": self.flow.uuid},
+            "flow": {
+                "__text__": self.flow.name,
+                "name": self.flow.name,
+                "uuid": self.flow.uuid,
+                "id": self.flow.uuid,
+            },
             "run": {"status": run.status, "uuid": run.uuid, "results": run.results},
             "global": self.env.globals,
             "globals": self.env.globals,

@@ -30,8 +30,9 @@ def _one_action_flow(action: dict[str, Any]) -> Flow:
     )
 
 
-def _session(flow: Flow, contact: dict[str, Any] | None, results: dict[str, Any] | None,
-             input: str | None) -> Session:
+def _session(
+    flow: Flow, contact: dict[str, Any] | None, results: dict[str, Any] | None, input: str | None
+) -> Session:
     run = Run(
         flow_uuid=flow.uuid,
         flow_name=flow.name,

@@ -386,7 +386,9 @@ def _equal(left: Any, right: Any) -> bool:
 
 def _compare(op: str, left: Any, right: Any) -> bool:
     a, b = to_number(left), to_number(right)
-    pair: tuple[Any, Any] = (a, b) if a is not None and b is not None else (render(left), render(right))
+    pair: tuple[Any, Any] = (
+        (a, b) if a is not None and b is not None else (render(left), render(right))
+    )
     return {
         "<": pair[0] < pair[1],
         "<=": pair[0] <= pair[1],

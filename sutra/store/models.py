@@ -194,9 +194,7 @@ def _created_at() -> Mapped[datetime]:
 
 
 def _updated_at() -> Mapped[datetime]:
-    return mapped_column(
-        UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=func.now()
-    )
+    return mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=func.now())
 
 
 class Organization(Base):

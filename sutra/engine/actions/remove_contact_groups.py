@@ -3,7 +3,8 @@
 >>> from sutra.engine.testing import run_action
 >>> run_action({"type": "remove_contact_groups", "uuid": "5a570260-44f5-476a-ba7a-2727de331aa0",
 ...             "groups": [{"name": "STARTED_AB", "uuid": "10"}], "all_groups": False},
-...            contact={"groups": [{"uuid": "10", "name": "STARTED_AB"}, {"uuid": "3", "name": "Y"}]})
+...            contact={"groups": [{"uuid": "10", "name": "STARTED_AB"},
+...                                {"uuid": "3", "name": "Y"}]})
 [{'type': 'contact_groups_changed', 'added': [], 'removed': ['STARTED_AB']}]
 """
 

@@ -7,7 +7,8 @@ contact typed cannot break the JSON.
 >>> run_action({
 ...     "type": "send_interactive_msg", "uuid": "d5aa7f4b-7599-4ae9-9344-7fcd710e0984",
 ...     "id": 1, "name": "Quick Reply Text",
-...     "text": '{"type": "quick_reply", "content": {"type": "text", "text": "Ready, @contact.name?"},'
+...     "text": '{"type": "quick_reply",'
+...             ' "content": {"type": "text", "text": "Ready, @contact.name?"},'
 ...             ' "options": [{"type": "text", "title": "Yes"}, {"type": "text", "title": "No"}]}'
 ... }, contact={"name": "Asha"})[0]["quick_replies"]
 ['Yes', 'No']
@@ -59,8 +60,13 @@ class SendInteractiveMsg(Action):
             message = None
         if not isinstance(message, dict):
             scope.emit(Warning(text=f"interactive message {self.name!r} is not valid JSON"))
-            scope.emit(MsgOut(text=scope.template(self.text), flow_uuid=scope.flow.uuid,
-                              node_uuid=scope.node.uuid))
+            scope.emit(
+                MsgOut(
+                    text=scope.template(self.text),
+                    flow_uuid=scope.flow.uuid,
+                    node_uuid=scope.node.uuid,
+                )
+            )
             return None
         message = _template_strings(message, scope)
         content = message.get("content") or {}

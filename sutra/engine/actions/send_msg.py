@@ -6,7 +6,8 @@
 ...     "text": "Hi @contact.name, pick one", "quick_replies": ["Yes", "No"],
 ...     "attachments": ["image:https://example.org/@contact.fields.city.jpg"]
 ... }, contact={"name": "Asha", "fields": {"city": "pune"}})
-[{'type': 'msg_out', 'text': 'Hi Asha, pick one', 'quick_replies': ['Yes', 'No'], 'attachments': ['image:https://example.org/pune.jpg']}]
+[{'type': 'msg_out', 'text': 'Hi Asha, pick one', 'quick_replies': ['Yes', 'No'],
+  'attachments': ['image:https://example.org/pune.jpg']}]
 """
 
 from __future__ import annotations

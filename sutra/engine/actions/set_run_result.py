@@ -4,7 +4,8 @@
 >>> run_action({"type": "set_run_result", "uuid": "9b4c1a0e-3c3e-4d7f-8f43-3f0d0e8b8a21",
 ...             "name": "Favorite Color", "value": "@contact.fields.color", "category": "Known"},
 ...            contact={"fields": {"color": "blue"}})
-[{'type': 'run_result_changed', 'name': 'Favorite Color', 'key': 'favorite_color', 'value': 'blue', 'category': 'Known', 'input': 'blue'}]
+[{'type': 'run_result_changed', 'name': 'Favorite Color', 'key': 'favorite_color',
+  'value': 'blue', 'category': 'Known', 'input': 'blue'}]
 """
 
 from __future__ import annotations

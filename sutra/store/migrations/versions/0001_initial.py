@@ -284,9 +284,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("uuid", name="uq_messages_uuid"),
         sa.UniqueConstraint("channel", "external_id", name="uq_messages_channel_external_id"),
     )
-    op.create_index(
-        "ix_messages_contact_id_created_at", "messages", ["contact_id", "created_at"]
-    )
+    op.create_index("ix_messages_contact_id_created_at", "messages", ["contact_id", "created_at"])
     op.create_index(
         "ix_messages_organization_id_created_at", "messages", ["organization_id", "created_at"]
     )

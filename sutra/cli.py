@@ -1,0 +1,246 @@
+"""The ``sutra`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sutra.config import get_settings
+from sutra.engine import events as ev
+from sutra.engine.session import Contact, Input, Session
+from sutra.flows import FlowFile, FlowFileError, read_flow_file
+from sutra.runtime.context import open_runner
+from sutra.runtime.runner import Outcome, Runner
+
+app = typer.Typer(
+    help="Sutra: run Glific and RapidPro chatbot flows, with LLM steps.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(
+        level=get_settings().log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _die(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _load(path: Path) -> FlowFile:
+    try:
+        return read_flow_file(path)
+    except FlowFileError as exc:
+        raise _die(str(exc)) from None
+
+
+def _print_warnings(flow_file: FlowFile) -> None:
+    for warning in flow_file.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+
+
+@app.command("import")
+def import_(file: Annotated[Path, typer.Argument(help="A flow file (JSON)")]) -> None:
+    """Validate a flow file and store its flows."""
+    _setup_logging()
+    flow_file = _load(file)
+    _print_warnings(flow_file)
+
+    async def store() -> list[Any]:
+        async with open_runner(channel="cli") as runner:
+            return await runner.repo.import_flow_file(flow_file, created_by=getpass.getuser())
+
+    imported = asyncio.run(store())
+    table = Table("flow", "uuid", "revision", "keywords", title=f"Imported {file.name}")
+    for flow in imported:
+        revision = f"{flow.revision}" + ("" if flow.changed else " (unchanged)")
+        table.add_row(flow.name, flow.uuid, revision, ", ".join(flow.keywords))
+    out.print(table)
+
+
+def _contact_fields(pairs: list[str]) -> dict[str, str]:
+    fields = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise _die(f"--contact-field {pair!r}: expected KEY=VALUE")
+        fields[key.strip()] = value
+    return fields
+
+
+async def _prepare(
+    runner: Runner,
+    flow_file: FlowFile,
+    flow: str | None,
+    urn: str,
+    name: str | None,
+    fields: dict[str, str],
+) -> tuple[str, Contact]:
+    await runner.repo.import_flow_file(flow_file)
+    try:
+        chosen = flow_file.find(flow)
+    except LookupError as exc:
+        raise _die(str(exc)) from None
+    contact = await runner.repo.contact(urn, name=name)
+    if name or fields:
+        contact.name = name or contact.name
+        contact.fields.update(fields)
+        await runner.repo.save_contact(contact)
+    return chosen.flow.uuid, contact
+
+
+@app.command()
+def simulate(
+    file: Annotated[Path, typer.Argument(help="A flow file (JSON)")],
+    say: Annotated[list[str], typer.Option("--say", help="What the contact says, in order")],
+    flow: Annotated[str | None, typer.Option(help="Flow name or uuid (default: the first)")] = None,
+    contact_name: Annotated[str | None, typer.Option(help="The test contact's name")] = None,
+    contact_field: Annotated[
+        list[str], typer.Option("--contact-field", help="KEY=VALUE, repeatable")
+    ] = [],  # noqa: B006 - typer reads the default; it is never mutated
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON Lines")] = False,
+) -> None:
+    """Run a flow as a test contact, answering each wait with the next --say."""
+    _setup_logging()
+    flow_file = _load(file)
+    fields = _contact_fields(contact_field)
+    if not as_json:
+        _print_warnings(flow_file)
+
+    def show(event: ev.Event) -> None:
+        if as_json:
+            print(json.dumps(event.as_json(), ensure_ascii=False), flush=True)
+        elif isinstance(event, ev.MsgOut):
+            _print_message(event)
+        elif isinstance(event, ev.ActionSkipped | ev.Warning | ev.Failure):
+            err.print(f"[yellow]{event.type}:[/] {event.as_json()}", highlight=False)
+
+    async def run() -> Session | None:
+        # A simulation must not touch the real database: it runs on a throwaway SQLite file.
+        with tempfile.TemporaryDirectory(prefix="sutra-simulate-") as tmp:
+            url = f"sqlite:///{Path(tmp) / 'simulate.db'}"
+            async with open_runner(url, channel="sim", skip_time_waits=True) as runner:
+                flow_uuid, contact = await _prepare(
+                    runner, flow_file, flow, "sim:simulator", contact_name, fields
+                )
+                outcome = await runner.start(contact, flow_uuid)
+                for event in outcome.events:
+                    show(event)
+                pending = list(say)
+                session = outcome.session
+                while pending and _waits_for_message(session):
+                    text = pending.pop(0)
+                    if not as_json:
+                        out.print(f"[bold cyan]you:[/] {text}", highlight=False)
+                    reply = await runner.receive(contact, Input(text=text))
+                    assert reply is not None
+                    for event in reply.events:
+                        show(event)
+                    session = reply.session or session
+                return session
+
+    session = asyncio.run(run())
+    status = session.status if session else "completed"
+    results = session.results if session else {}
+    if as_json:
+        line = {"type": "session", "status": status, "results": results}
+        print(json.dumps(line, ensure_ascii=False, default=str), flush=True)
+    else:
+        out.print(f"[dim]session {status}[/]")
+        if results:
+            table = Table("result", "value", "category")
+            for key, result in results.items():
+                value = result.get("value", result.get("parsed_msg", ""))
+                table.add_row(key, str(value), str(result.get("category") or ""))
+            out.print(table)
+
+
+def _waits_for_message(session: Session | None) -> bool:
+    return bool(
+        session and session.status == "waiting" and session.wait and session.wait.kind == "msg"
+    )
+
+
+def _print_message(event: ev.MsgOut) -> None:
+    out.print(f"[bold green]bot:[/] {event.text}", highlight=False)
+    for attachment in event.attachments:
+        out.print(f"     [dim]attachment: {attachment}[/]", highlight=False)
+    if event.quick_replies:
+        out.print("     " + "  ".join(f"[reverse] {q} [/]" for q in event.quick_replies))
+
+
+@app.command()
+def chat(
+    target: Annotated[str, typer.Argument(help="A flow file, or the name/uuid of a stored flow")],
+    flow: Annotated[str | None, typer.Option(help="Flow in the file (default: the first)")] = None,
+    contact_name: Annotated[str | None, typer.Option(help="Your name as the contact")] = None,
+) -> None:
+    """Chat with a flow in the terminal, as a contact. Type /quit to leave."""
+    _setup_logging()
+    path = Path(target)
+    flow_file = _load(path) if path.suffix == ".json" or path.exists() else None
+    if flow_file:
+        _print_warnings(flow_file)
+
+    async def send(contact: Contact, event: ev.MsgOut, uuid: str) -> None:
+        _print_message(event)
+
+    async def run() -> None:
+        async with open_runner(channel="cli", send=send) as runner:
+            name = contact_name or getpass.getuser()
+            if flow_file is not None:
+                flow_uuid, contact = await _prepare(
+                    runner, flow_file, flow, f"cli:{name}", contact_name, {}
+                )
+            else:
+                found = await runner.repo.find_flow(target)
+                if found is None:
+                    raise _die(f"no stored flow named {target!r} (import a file first)")
+                flow_uuid = found[0]
+                contact = await runner.repo.contact(f"cli:{name}", name=name)
+            outcome = await _with_spinner(runner.start(contact, flow_uuid))
+            while _waits_for_message(outcome.session):
+                try:
+                    text = await asyncio.to_thread(input, "you: ")
+                except (EOFError, KeyboardInterrupt):
+                    out.print()
+                    return
+                if text.strip() in ("/quit", "/exit"):
+                    return
+                reply = await _with_spinner(runner.receive(contact, Input(text=text)))
+                outcome = reply or outcome
+            status = outcome.session.status if outcome.session else "completed"
+            out.print(f"[dim]flow {status}[/]")
+
+    asyncio.run(run())
+
+
+async def _with_spinner(work: Any) -> Outcome:
+    # Only a terminal gets the spinner; piped output stays clean.
+    if not out.is_terminal:
+        return await work
+    with out.status("thinking…", spinner="dots"):
+        return await work
+
+
+def main() -> None:  # pragma: no cover - the console entry point
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

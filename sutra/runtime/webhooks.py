@@ -1,0 +1,205 @@
+"""Perform the webhook a session waits for: a named function or an HTTP call.
+
+Every call ends in a :class:`WebhookOutcome` (never an exception) and a :class:`WebhookLog`
+whose request and response are redacted, so logs can be shown and exported safely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from sutra.engine.session import WebhookOutcome, WebhookRequest
+from sutra.functions.registry import FunctionCall, FunctionError, get_function
+from sutra.functions.services import Services
+from sutra.llm.base import LLMError, Usage
+
+_SECRET_NAME = re.compile(r"auth|token|secret|key|password|signature|cookie", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+def redact(value: Any) -> Any:
+    """A copy of ``value`` with secret-looking entries masked.
+
+    >>> redact({"Authorization": "Bearer sk-1", "q": "hi", "nested": {"api_key": "x"}})
+    {'Authorization': '[redacted]', 'q': 'hi', 'nested': {'api_key': '[redacted]'}}
+    """
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if isinstance(key, str) and _SECRET_NAME.search(key) else redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
+def sign(secret: str, body: str, timestamp: int) -> str:
+    """Glific's ``X-Glific-Signature`` header value for ``body``.
+
+    >>> sign("s3cret", '{"a":1}', 1700000000)
+    't=1700000000,v1=1698a50bc74d1ff1db85c4e0a5297c2ad9fdba245d5737cdb789e4cc6e098940'
+    """
+    digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+@dataclass
+class WebhookLog:
+    method: str
+    url: str
+    request: dict[str, Any]
+    response: Any
+    status_code: int
+    error: str | None
+    duration_ms: float
+    result_name: str | None = None
+    usage: list[Usage] = field(default_factory=list)
+
+
+@dataclass
+class CallContext:
+    organization_id: int
+    flow_uuid: str
+    contact_id: int | str | None
+    result_name: str | None
+
+
+@dataclass
+class WebhookSettings:
+    http_timeout: float = 5.0
+    function_timeout: float = 600.0
+    signing_secret: str | None = None
+
+
+async def perform(
+    request: WebhookRequest,
+    context: CallContext,
+    services: Services,
+    settings: WebhookSettings | None = None,
+) -> tuple[WebhookOutcome, WebhookLog]:
+    settings = settings or WebhookSettings()
+    started = time.perf_counter()
+    if request.method == "FUNCTION":
+        outcome, logged_request, response, usage = await _function(
+            request, context, services, settings
+        )
+    else:
+        outcome, logged_request, response = await _http(request, services, settings)
+        usage = []
+    log = WebhookLog(
+        method=request.method,
+        url=request.url,
+        request=redact(logged_request),
+        response=redact(response),
+        status_code=outcome.status,
+        error=outcome.error,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        result_name=request.result_name,
+        usage=usage,
+    )
+    return outcome, log
+
+
+def _failure(status: int, reason: str) -> WebhookOutcome:
+    return WebhookOutcome(
+        status=status, success=False, error=reason, result={"success": False, "error": reason}
+    )
+
+
+async def _function(
+    request: WebhookRequest,
+    context: CallContext,
+    services: Services,
+    settings: WebhookSettings,
+) -> tuple[WebhookOutcome, dict[str, Any], Any, list[Usage]]:
+    name = request.url
+    logged: dict[str, Any] = {"function": name, "body": request.body}
+    if request.error:
+        return _failure(400, request.error), logged, None, []
+    if not isinstance(request.body, dict):
+        return _failure(400, "body must be a JSON object"), logged, None, []
+    spec = get_function(name)
+    if spec is None:
+        return _failure(404, f"unknown function {name}"), logged, None, []
+    fields = {
+        **request.body,
+        "organization_id": context.organization_id,
+        "flow_id": context.flow_uuid,
+        "contact_id": context.contact_id,
+        "result_name": context.result_name,
+    }
+    logged["body"] = fields
+    call = FunctionCall(fields=fields, services=services)
+    try:
+        result = await asyncio.wait_for(spec.impl(call), timeout=settings.function_timeout)
+    except (FunctionError, LLMError) as exc:
+        return _failure(exc.status, exc.reason), logged, None, call.usage
+    except TimeoutError:
+        reason = f"function {name} took longer than {settings.function_timeout:g} s"
+        return _failure(504, reason), logged, None, call.usage
+    except Exception as exc:
+        return _failure(500, f"{name} failed: {exc}"), logged, None, call.usage
+    if not isinstance(result, dict):
+        return _failure(500, f"{name} returned no map"), logged, result, call.usage
+    outcome = WebhookOutcome(status=200, success=True, result=result, json=result)
+    return outcome, logged, result, call.usage
+
+
+async def _http(
+    request: WebhookRequest, services: Services, settings: WebhookSettings
+) -> tuple[WebhookOutcome, dict[str, Any], Any]:
+    headers = dict(request.headers)
+    body = request.body if isinstance(request.body, str) else json.dumps(request.body)
+    if request.method == "GET":
+        body = ""
+    if settings.signing_secret:
+        headers["X-Glific-Signature"] = sign(settings.signing_secret, body, int(time.time()))
+    logged = {"headers": headers, "body": body}
+    if not request.url.lower().startswith(("http://", "https://")):
+        return _failure(400, f"not an http(s) URL: {request.url}"), logged, None
+    client = services.http
+    owned = client is None
+    if client is None:
+        client = httpx.AsyncClient()
+    try:
+        response = await client.request(
+            request.method,
+            request.url,
+            headers=headers,
+            content=body.encode() if body else None,
+            timeout=settings.http_timeout,
+        )
+    except httpx.TimeoutException:
+        reason = f"no answer within {settings.http_timeout:g} s"
+        return _failure(504, reason), logged, None
+    except httpx.HTTPError as exc:
+        return _failure(502, f"request failed: {type(exc).__name__}"), logged, None
+    finally:
+        if owned:
+            await client.aclose()
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    shown = payload if payload is not None else response.text[:2000]
+    if not 200 <= response.status_code < 300:
+        return _failure(response.status_code, f"HTTP {response.status_code}"), logged, shown
+    if payload is None:
+        return _failure(response.status_code, "response is not JSON"), logged, shown
+    if isinstance(payload, list):
+        result = {str(i): item for i, item in enumerate(payload)}
+    elif isinstance(payload, dict):
+        result = payload
+    else:
+        result = {"value": payload}
+    outcome = WebhookOutcome(status=response.status_code, success=True, result=result, json=payload)
+    return outcome, logged, shown
