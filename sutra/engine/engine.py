@@ -52,6 +52,12 @@ class Sprint:
     events: list[ev.Event] = field(default_factory=list)
 
 
+def _copy(session: Session) -> Session:
+    # The engine never changes the caller's session. A dump/validate round trip runs in
+    # pydantic-core and is several times faster than a generic deep copy.
+    return Session.model_validate(session.model_dump())
+
+
 class EngineError(Exception):
     """The caller asked for something impossible (a flow that is not loaded)."""
 
@@ -97,7 +103,7 @@ class Engine:
 
     def resume(self, session: Session, resume: Resume, *, now: datetime) -> Sprint:
         """Deliver ``resume`` to a waiting session."""
-        session = session.model_copy(deep=True)
+        session = _copy(session)
         sprint = Sprint(session)
         wait = session.wait
         if session.status != "waiting" or wait is None:
@@ -137,13 +143,13 @@ class Engine:
 
     def proceed(self, session: Session, *, now: datetime) -> Sprint:
         """Carry on an active session from where its current run stands."""
-        sprint = Sprint(session.model_copy(deep=True))
+        sprint = Sprint(_copy(session))
         self._go(sprint, _Pending(), now)
         return sprint
 
     def interrupt(self, session: Session, *, now: datetime) -> Sprint:
         """End a session early, e.g. because a keyword started another flow."""
-        sprint = Sprint(session.model_copy(deep=True))
+        sprint = Sprint(_copy(session))
         self._end_all(sprint, "interrupted", now)
         return sprint
 

@@ -35,12 +35,15 @@ class Scope:
         self.now = now
         self.env = env
         self.events = events
+        self._context: dict[str, Any] | None = None
 
     @property
     def contact(self):
         return self.session.contact
 
     def emit(self, event: ev.Event) -> None:
+        # Every change to the session is reported by an event: the cached context is stale.
+        self._context = None
         self.events.append(event)
 
     def skip(self, action: Action, reason: str) -> None:
@@ -55,7 +58,12 @@ class Scope:
         return evaluate_value(text, self.context())
 
     def context(self) -> dict[str, Any]:
-        """The ``@`` namespace. Built on demand: it must reflect changes made a moment ago."""
+        """The ``@`` namespace, rebuilt after any change so templates see it at once."""
+        if self._context is None:
+            self._context = self._build_context()
+        return self._context
+
+    def _build_context(self) -> dict[str, Any]:
         session, run = self.session, self.run
         contact = session.contact
         groups = [{"uuid": g.uuid, "name": g.name, "__text__": g.name} for g in contact.groups]
