@@ -33,7 +33,7 @@ err = Console(stderr=True)
 
 def _setup_logging() -> None:
     logging.basicConfig(
-        level=get_settings().log_level.upper(),
+        level=(get_settings().log_level or "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
 
@@ -67,7 +67,12 @@ def import_(file: Annotated[Path, typer.Argument(help="A flow file (JSON)")]) ->
             return await runner.repo.import_flow_file(flow_file, created_by=getpass.getuser())
 
     imported = asyncio.run(store())
-    table = Table("flow", "uuid", "revision", "keywords", title=f"Imported {file.name}")
+    # Piped output is 80 columns wide: names fold and uuids stay whole rather than end in "…".
+    table = Table(title=f"Imported {file.name}")
+    table.add_column("flow", overflow="fold")
+    table.add_column("uuid", no_wrap=True, min_width=max(len(f.uuid) for f in imported))
+    table.add_column("revision")
+    table.add_column("keywords", overflow="fold")
     for flow in imported:
         revision = f"{flow.revision}" + ("" if flow.changed else " (unchanged)")
         table.add_row(flow.name, flow.uuid, revision, ", ".join(flow.keywords))
@@ -108,7 +113,8 @@ async def _prepare(
 @app.command()
 def simulate(
     file: Annotated[Path, typer.Argument(help="A flow file (JSON)")],
-    say: Annotated[list[str], typer.Option("--say", help="What the contact says, in order")],
+    # Optional: a flow that never waits (or a first look at a flow) needs no answers.
+    say: Annotated[list[str], typer.Option("--say", help="What the contact says, in order")] = [],  # noqa: B006
     flow: Annotated[str | None, typer.Option(help="Flow name or uuid (default: the first)")] = None,
     contact_name: Annotated[str | None, typer.Option(help="The test contact's name")] = None,
     contact_field: Annotated[
@@ -198,11 +204,14 @@ def chat(
     if flow_file:
         _print_warnings(flow_file)
 
-    async def send(contact: Contact, event: ev.MsgOut, uuid: str) -> None:
-        _print_message(event)
-
     async def run() -> None:
-        async with open_runner(channel="cli", send=send) as runner:
+        async with open_runner(channel="cli") as runner:
+
+            async def send(contact: Contact, event: ev.MsgOut, uuid: str) -> None:
+                _print_message(event)
+                await runner.repo.mark_message(uuid, "sent")
+
+            runner.send = send
             name = contact_name or getpass.getuser()
             if flow_file is not None:
                 flow_uuid, contact = await _prepare(
@@ -229,6 +238,21 @@ def chat(
             out.print(f"[dim]flow {status}[/]")
 
     asyncio.run(run())
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Run the server: channel webhooks, REST API, web simulator (migrates the database first)."""
+    import uvicorn
+
+    from sutra.web.app import create_app
+    from sutra.web.logs import setup_json_logging
+
+    setup_json_logging(get_settings().log_level or "INFO")
+    uvicorn.run(create_app(), host=host, port=port, log_config=None)
 
 
 async def _with_spinner(work: Any) -> Outcome:

@@ -8,6 +8,7 @@ the session with the outcome. Given the same session, input and clock it always 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,6 +32,9 @@ from sutra.expressions import render, snakify
 from sutra.flows.models import Category, Flow, Node, Router
 
 FlowSource = Mapping[str, Flow] | Callable[[str], Flow | None]
+# An operand that reads ``@webhook`` itself (``@webhook.status``, ``default(webhook.status, 0)``),
+# not a result that happens to be named "webhook" (``@results.webhook.category``).
+_WEBHOOK_OPERAND = re.compile(r"(?<![\w.])@?webhook\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,7 @@ class Engine:
                     interrupted = True
                     break
             if interrupted:
-                if session.status == "waiting":
+                if session.status in ("waiting", "failed"):
                     return
                 continue  # a sub-flow was entered: carry on inside it
             category = self._route(sprint, scope, pending, now)
@@ -429,8 +433,11 @@ class Engine:
             )
         )
         router = node.router if node else None
-        # Glific routes on the category names; the newer editor evaluates @webhook.status.
-        if router is not None and "webhook" not in (router.operand or "").lower():
+        # Glific routes on the category names; the newer editor evaluates @webhook.status. A
+        # failed call never takes Success, whatever its status (an HTTP 200 that is not JSON).
+        if router is not None and (
+            not outcome.success or not _WEBHOOK_OPERAND.search(router.operand or "")
+        ):
             pending.webhook_category = category
 
     # --- endings -----------------------------------------------------------------------------

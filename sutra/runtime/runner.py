@@ -18,6 +18,7 @@ from sutra.engine.engine import Engine, Sprint, TimeElapsed, Timeout
 from sutra.engine.session import Contact, Environment, Input, Session
 from sutra.flows.models import Flow
 from sutra.functions.services import Services
+from sutra.runtime import metrics
 from sutra.runtime.webhooks import CallContext, WebhookSettings, perform
 from sutra.store.repository import Repository
 
@@ -62,9 +63,15 @@ class Runner:
         self.timezone = timezone
         # A simulation has no reason to sit through wait_for_time: it moves its clock instead.
         self.skip_time_waits = skip_time_waits
+        self.channels_by_scheme: dict[str, str] = {}
         self._skipped = timedelta(0)
         self._flows: dict[str, Flow] = {}
         self._flows_version: tuple[int, int] | None = None
+
+    def channel_for(self, contact: Contact) -> str:
+        """Where a contact's replies go: WhatsApp contacts through the configured provider."""
+        scheme = (contact.urn or "").partition(":")[0]
+        return self.channels_by_scheme.get(scheme, self.channel)
 
     def now(self) -> datetime:
         return self.clock() + self._skipped
@@ -90,7 +97,14 @@ class Runner:
         if waiting is not None:
             await self._step(engine.interrupt(waiting, now=self.now()), engine, outcome)
         sprint = engine.start(flow_uuid, contact, now=self.now(), trigger=trigger)
-        await self._step(sprint, engine, outcome)
+        await self._step(sprint, engine, outcome, consumed=trigger.uuid if trigger else None)
+        return outcome
+
+    async def carry_on(self, session: Session) -> Outcome:
+        """Finish what a stored session waits on (a webhook cut short by a restart)."""
+        engine = await self.engine()
+        outcome = Outcome(session=session)
+        await self._step(Sprint(session), engine, outcome)
         return outcome
 
     async def receive(
@@ -117,9 +131,11 @@ class Runner:
         session = await self.repo.waiting_session(contact.id) if contact.id else None
         outcome = Outcome(session=session)
         if session is None or session.wait is None or session.wait.kind != "msg":
+            # No flow is listening: the message stays stored, for staff to read.
+            await self.repo.mark_message(message.uuid, "handled")
             return outcome
         sprint = engine.resume(session, message, now=self.now())
-        await self._step(sprint, engine, outcome)
+        await self._step(sprint, engine, outcome, consumed=message.uuid)
         return outcome
 
     async def fire_timeout(self, session: Session) -> Outcome:
@@ -136,9 +152,12 @@ class Runner:
 
     # --- the loop ----------------------------------------------------------------------------
 
-    async def _step(self, sprint: Sprint, engine: Engine, outcome: Outcome) -> None:
+    async def _step(
+        self, sprint: Sprint, engine: Engine, outcome: Outcome, consumed: str | None = None
+    ) -> None:
         while True:
-            await self._record(sprint, outcome)
+            await self._record(sprint, outcome, consumed)
+            consumed = None
             session = sprint.session
             wait = session.wait
             if session.status != "waiting" or wait is None:
@@ -175,8 +194,13 @@ class Runner:
                 continue
             return
 
-    async def _record(self, sprint: Sprint, outcome: Outcome) -> None:
-        outgoing = await self.repo.save_sprint(sprint.session, sprint.events, channel=self.channel)
+    async def _record(self, sprint: Sprint, outcome: Outcome, consumed: str | None) -> None:
+        outgoing = await self.repo.save_sprint(
+            sprint.session,
+            sprint.events,
+            channel=self.channel_for(sprint.session.contact),
+            consumed=consumed,
+        )
         outcome.events.extend(sprint.events)
         outcome.session = sprint.session
         messages = [e for e in sprint.events if isinstance(e, ev.MsgOut)]
@@ -185,4 +209,5 @@ class Runner:
                 await self.send(sprint.session.contact, event, uuid)
         for event in sprint.events:
             if isinstance(event, ev.ActionSkipped | ev.Warning | ev.Failure):
+                metrics.ERRORS.labels(event.type).inc()
                 log.warning("session %s: %s", sprint.session.uuid, event.as_json())

@@ -9,6 +9,7 @@ sync ones (pysqlite, psycopg 3) for migrations and scripts, the async ones
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -139,15 +140,34 @@ def _install_sqlite_pragmas(engine: Engine, *, foreign_keys: bool) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         try:
-            # WAL lets readers proceed while one process writes (and the setting
-            # sticks to the file); the busy timeout makes writers queue instead of
+            # The busy timeout makes writers queue for the lock instead of
             # failing at once. SQLite leaves foreign keys off unless asked, per
             # connection, which would silently skip every ON DELETE rule.
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+            _enable_wal(cursor)
         finally:
             cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    # WAL lets readers proceed while one process writes, and sticks to the file.
+    # Switching needs an exclusive lock and SQLite does not wait for it (no busy
+    # handler), so two processes opening a new file together can collide: retry
+    # briefly, then carry on in the default journal mode, which is only slower;
+    # a later connection will switch.
+    for _ in range(50):
+        cursor.execute("PRAGMA journal_mode")
+        if str(cursor.fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.fetchall()
+            return
+        except Exception as exc:  # the driver's OperationalError, sync or async flavour
+            if "locked" not in str(exc):
+                raise
+            time.sleep(0.01)
 
 
 def create_engine_for(url: str | None = None, **kwargs: Any) -> Engine:
@@ -206,7 +226,7 @@ def _migration_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -251,6 +251,9 @@ class Contact(Base):
         String(), default=ContactStatus.ACTIVE.value, server_default=ContactStatus.ACTIVE.value
     )
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The inbound pipeline's lease: which worker handles this contact's messages, until when.
+    busy_owner: Mapped[str | None] = mapped_column(String())
+    busy_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
@@ -415,6 +418,7 @@ class Message(Base):
         UniqueConstraint("channel", "external_id"),
         Index("ix_messages_contact_id_created_at", "contact_id", "created_at"),
         Index("ix_messages_organization_id_created_at", "organization_id", "created_at"),
+        Index("ix_messages_direction_status", "direction", "status"),
     )
 
     id: Mapped[int] = _id()
@@ -434,6 +438,9 @@ class Message(Base):
     flow_uuid: Mapped[str | None] = mapped_column(String())
     payload: Mapped[dict[str, Any] | None] = mapped_column(json_type(none_as_null=True))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Outbound retries after a provider's rate limit.
+    attempts: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 

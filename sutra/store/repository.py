@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -206,6 +206,17 @@ class Repository:
                 row.name = name
             return _contact(row)
 
+    async def contact_by_id(self, contact_id: int) -> Contact:
+        async with self.sessions() as db:
+            row = await db.scalar(
+                select(m.Contact)
+                .where(m.Contact.id == contact_id)
+                .options(selectinload(m.Contact.groups))
+            )
+            if row is None:
+                raise LookupError(f"no contact {contact_id}")
+            return _contact(row)
+
     async def _contact_row(self, db: AsyncSession, urn: str) -> m.Contact | None:
         return await db.scalar(
             select(m.Contact)
@@ -253,6 +264,10 @@ class Repository:
             else:
                 for key, value in values.items():
                     setattr(row, key, value)
+            if consumed is not None:
+                await db.execute(
+                    update(m.Message).where(m.Message.uuid == consumed).values(status="handled")
+                )
             await self._save_runs(db, row.id, session)
             await self._save_results(db, session, events)
             if any(e.type.startswith("contact_") for e in events):
@@ -457,3 +472,132 @@ def _contact(row: m.Contact) -> Contact:
         fields={str(k): str(v) for k, v in (row.fields or {}).items()},
         groups=[Group(uuid=g.uuid, name=g.name) for g in row.groups],
     )
+
+
+class WorkQueue:
+    """The durable work of the inbound pipeline, kept in the database and nowhere else.
+
+    A contact is claimed with a lease (``contacts.busy_owner`` / ``busy_until``) by one worker
+    at a time, which keeps that contact's messages strictly in order while other contacts run
+    concurrently — across any number of processes sharing the database. A lease that is not
+    renewed (its process died) simply runs out and another worker takes over.
+    """
+
+    def __init__(self, repo: Repository) -> None:
+        self.repo = repo
+        self.sessions = repo.sessions
+
+    async def claim(self, contact_id: int, owner: str, seconds: float) -> bool:
+        now = _now()
+        async with self.sessions.begin() as db:
+            result = await db.execute(
+                update(m.Contact)
+                .where(
+                    m.Contact.id == contact_id,
+                    or_(
+                        m.Contact.busy_until.is_(None),
+                        m.Contact.busy_until < now,
+                        m.Contact.busy_owner == owner,
+                    ),
+                )
+                .values(busy_owner=owner, busy_until=now + timedelta(seconds=seconds))
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def release(self, contact_id: int, owner: str) -> None:
+        async with self.sessions.begin() as db:
+            await db.execute(
+                update(m.Contact)
+                .where(m.Contact.id == contact_id, m.Contact.busy_owner == owner)
+                .values(busy_owner=None, busy_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def next_inbound(self, contact_id: int) -> tuple[str, Input] | None:
+        """The oldest message from the contact that no flow has seen yet."""
+        async with self.sessions() as db:
+            row = await db.scalar(
+                select(m.Message)
+                .where(
+                    m.Message.contact_id == contact_id,
+                    m.Message.direction == "in",
+                    m.Message.status == "received",
+                )
+                .order_by(m.Message.id)
+                .limit(1)
+            )
+            if row is None:
+                return None
+            return row.uuid, Input(
+                uuid=row.uuid,
+                text=row.text,
+                attachments=row.attachments or [],
+                created_on=row.created_at,
+            )
+
+    async def mark_handled(self, message_uuid: str) -> None:
+        await self.repo.mark_message(message_uuid, "handled")
+
+    async def due_outbound(self, contact_id: int, now: datetime) -> list[m.Message]:
+        async with self.sessions() as db:
+            rows = await db.scalars(
+                select(m.Message)
+                .where(
+                    m.Message.contact_id == contact_id,
+                    m.Message.direction == "out",
+                    m.Message.status == "queued",
+                    or_(m.Message.next_attempt_at.is_(None), m.Message.next_attempt_at <= now),
+                )
+                .order_by(m.Message.id)
+            )
+            return list(rows)
+
+    async def retry_later(self, message_uuid: str, seconds: float, error: str) -> None:
+        async with self.sessions.begin() as db:
+            row = await db.scalar(select(m.Message).where(m.Message.uuid == message_uuid))
+            if row is not None:
+                row.attempts = (row.attempts or 0) + 1
+                row.error = error
+                row.next_attempt_at = _now() + timedelta(seconds=seconds)
+
+    async def session_needing_work(self, contact_id: int, now: datetime) -> Session | None:
+        """A session that waits on something due now: a webhook to (re)do, a timeout."""
+        async with self.sessions() as db:
+            row = await db.scalar(
+                select(m.FlowSession)
+                .where(
+                    m.FlowSession.contact_id == contact_id,
+                    m.FlowSession.status == "waiting",
+                    or_(
+                        m.FlowSession.wait_kind == "webhook",
+                        m.FlowSession.wait_timeout_at <= now,
+                    ),
+                )
+                .order_by(m.FlowSession.id.desc())
+                .limit(1)
+            )
+            return Session.model_validate(row.state) if row else None
+
+    async def contacts_with_work(self, now: datetime, limit: int = 500) -> list[int]:
+        """Unleased contacts that have something to do: the sweeper's list."""
+        free = or_(m.Contact.busy_until.is_(None), m.Contact.busy_until < now)
+        async with self.sessions() as db:
+            inbound = select(m.Message.contact_id).where(
+                m.Message.direction == "in", m.Message.status == "received"
+            )
+            outbound = select(m.Message.contact_id).where(
+                m.Message.direction == "out",
+                m.Message.status == "queued",
+                or_(m.Message.next_attempt_at.is_(None), m.Message.next_attempt_at <= now),
+            )
+            waiting = select(m.FlowSession.contact_id).where(
+                m.FlowSession.status == "waiting",
+                or_(m.FlowSession.wait_kind == "webhook", m.FlowSession.wait_timeout_at <= now),
+            )
+            rows = await db.scalars(
+                select(m.Contact.id)
+                .where(m.Contact.id.in_(inbound.union(outbound, waiting)), free)
+                .limit(limit)
+            )
+            return list(rows)

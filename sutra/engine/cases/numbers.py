@@ -3,6 +3,11 @@
 >>> from sutra.engine.cases.base import check
 >>> check("has_number", "I am 12 years old"), check("has_number", "twelve")
 ('12', None)
+>>> check("has_number_gt", "we need 25,000 rupees", "1000"), check("has_number_eq", "4,5", "4.5")
+('25,000', '4,5')
+>>> check("has_number_eq", "1,00,000", "100000")
+'1,00,000'
+
 >>> check("has_number_eq", "1", "1"), check("has_number_eq", "option 2", "1")
 ('1', None)
 >>> check("has_number_lt", "4.5", "5"), check("has_number_gte", "5", "5")
@@ -24,14 +29,19 @@ from decimal import Decimal, InvalidOperation
 
 from sutra.engine.cases.base import CaseInput, Match, case_test
 
-_NUMBER = re.compile(r"(?<![\d.])[-+]?\d+(?:[.,]\d+)?")
+# "25,000" and "1,00,000" (Indian grouping) are thousands; "4,5" is a decimal comma.
+_NUMBER = re.compile(
+    r"(?<![\d.,])[-+]?(?:\d{1,3}(?:,\d{2})*,\d{3}(?!\d)|\d+(?:[.,]\d+)?)(?:\.\d+)?"
+)
 
 
 def first_number(text: str) -> tuple[str, Decimal] | None:
     for found in _NUMBER.finditer(text):
         written = found.group()
+        grouped = re.fullmatch(r"[-+]?\d{1,3}(?:,\d{2})*,\d{3}(?:\.\d+)?", written)
+        plain = written.replace(",", "") if grouped else written.replace(",", ".")
         try:
-            return written, Decimal(written.replace(",", "."))
+            return written, Decimal(plain)
         except InvalidOperation:
             continue
     return None
