@@ -237,9 +237,18 @@ class Repository:
             return Session.model_validate(row.state) if row else None
 
     async def save_sprint(
-        self, session: Session, events: list[ev.Event], *, channel: str
+        self,
+        session: Session,
+        events: list[ev.Event],
+        *,
+        channel: str,
+        consumed: str | None = None,
     ) -> list[str]:
-        """Persist a session after a step and what it did; returns the new outgoing msg uuids."""
+        """Persist a session after a step and what it did; returns the new outgoing msg uuids.
+
+        ``consumed`` is the inbound message this step handled: it is marked handled in the same
+        transaction, so after a crash a message is either fully handled or still to do.
+        """
         contact = session.contact
         assert contact.id is not None, "contacts are stored before they run flows"
         out: list[str] = []
