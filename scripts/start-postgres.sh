@@ -23,12 +23,13 @@ log() { echo "start-postgres: $*" >&2; }
 find_bindir() {
     # Debian keeps the server binaries out of PATH, one directory per major version.
     local dir
-    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+    dir=$(printf "%s\n" /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
     if [[ -n "$dir" && -x "$dir/pg_ctl" ]]; then
         echo "$dir"
     elif command -v pg_config >/dev/null && [[ -x "$(pg_config --bindir)/pg_ctl" ]]; then
         pg_config --bindir
     fi
+    return 0 # nothing printed means not installed
 }
 
 as_postgres() {
@@ -90,12 +91,35 @@ host  all all 127.0.0.1/32 trust
 HBA
 fi
 
-if ! as_postgres "$BINDIR/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+ready() {
+    # Up to $1 seconds for the server to accept connections.
+    local i
+    for ((i = 0; i < $1 * 10; i++)); do
+        "$BINDIR/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+start() {
     log "starting the server on 127.0.0.1:${PGPORT}"
     as_postgres "$BINDIR/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 30 start >/dev/null || {
         tail -n 20 "$PGDATA/server.log" >&2 || true
         exit 1
     }
+}
+
+if ! as_postgres "$BINDIR/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    start
+elif ! ready 5; then
+    # pg_ctl trusts postmaster.pid; a server killed hard can leave one behind
+    # whose process still seems alive (an unreaped zombie) for a while.
+    log "the server in $PGDATA does not answer"
+    start
+fi
+if ! ready 30; then
+    log "the server does not accept connections on 127.0.0.1:${PGPORT}; see $PGDATA/server.log"
+    exit 1
 fi
 
 PSQL=("$BINDIR/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA)

@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, delete, func, inspect, select, text
+from sqlalchemy import Engine, String, delete, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, StatementError
@@ -38,7 +41,12 @@ from sutra.store import (
     safe_url,
     sync_url,
 )
-from sutra.store.db import SQLITE_BUSY_TIMEOUT_MS, alembic_config
+from sutra.store.db import (
+    MIGRATIONS_DIR,
+    SQLITE_BUSY_TIMEOUT_MS,
+    alembic_config,
+    migration_connection,
+)
 from sutra.store.models import (
     Base,
     Contact,
@@ -164,10 +172,18 @@ def _session(contact: Contact, **overrides: Any) -> FlowSession:
             "postgresql+asyncpg://u:pw@db:5432/sutra",
         ),
         ("postgres://u@db/sutra", "postgresql+psycopg://u@db/sutra", None),
-        ("postgresql+asyncpg://u@db/s", "postgresql+psycopg://u@db/s", "postgresql+asyncpg://u@db/s"),
+        (
+            "postgresql+asyncpg://u@db/s",
+            "postgresql+psycopg://u@db/s",
+            "postgresql+asyncpg://u@db/s",
+        ),
         # A driver named for the right mode is kept.
         ("postgresql+psycopg2://u@db/s", "postgresql+psycopg2://u@db/s", None),
-        ("postgresql+psycopg://u@db/s", "postgresql+psycopg://u@db/s", "postgresql+psycopg://u@db/s"),
+        (
+            "postgresql+psycopg://u@db/s",
+            "postgresql+psycopg://u@db/s",
+            "postgresql+psycopg://u@db/s",
+        ),
         # Escaped characters in the password survive the round trip.
         ("postgresql://u:p%40ss%2Fw@db/s", "postgresql+psycopg://u:p%40ss%2Fw@db/s", None),
         (
@@ -287,6 +303,63 @@ def test_schema_matches_models(engine: Engine) -> None:
             conn, opts={"compare_type": True, "compare_server_default": True}
         )
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_alembic_check_through_env_py(migrated_url: str) -> None:
+    # The command-line path of env.py: no connection handed over, a URL in the config.
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", migrated_url)
+    command.check(config)  # raises when the models need a new migration
+
+
+def test_downgrade_to_base_and_back(engine: Engine, migrated_url: str) -> None:
+    # With rows in place, so that SQLite's table rebuilds meet foreign keys.
+    with Session(engine) as session:
+        contact = _contact(session)
+        contact.groups = [Group(organization_id=1, name="G")]
+        flow = Flow(organization_id=1, uuid="f-1", name="F")
+        flow.current_revision = FlowRevision(
+            flow=flow, revision=1, definition={}, spec_version="13"
+        )
+        session.add(flow)
+        session.commit()
+    engine.dispose()
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", migrated_url)
+    command.downgrade(config, "base")
+    with engine.connect() as conn:
+        assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
+    migrate(migrated_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_sqlite_table_rebuild_keeps_dependent_rows(tmp_path: Path) -> None:
+    """Later migrations will rebuild SQLite tables (batch mode: copy, drop, rename);
+    dropping the original must not cascade to the rows that reference it."""
+    url = f"sqlite:///{tmp_path / 'sutra.db'}"
+    migrate(url)
+    engine = create_engine_for(url)
+    try:
+        with Session(engine) as session:
+            contact = _contact(session)
+            session.add(_message(contact))
+            session.add(_session(contact))
+            session.commit()
+        with migration_connection(url) as conn:
+            operations = Operations(MigrationContext.configure(conn))
+            with operations.batch_alter_table("contacts", recreate="always") as batch:
+                batch.alter_column("name", existing_type=String(), nullable=True)
+        with Session(engine) as session:
+            for model in (Contact, Message, FlowSession):
+                assert session.scalar(select(func.count()).select_from(model)) == 1, model
+    finally:
+        engine.dispose()
 
 
 def test_concurrent_migrations_do_not_collide(url: str) -> None:
@@ -552,9 +625,7 @@ def test_timestamps_are_stored_and_returned_in_utc(engine: Engine) -> None:
 
         def due(now: datetime) -> list[str]:
             return list(
-                session.scalars(
-                    select(FlowSession.uuid).where(FlowSession.wait_timeout_at <= now)
-                )
+                session.scalars(select(FlowSession.uuid).where(FlowSession.wait_timeout_at <= now))
             )
 
         # Comparisons must follow the instant, whatever zone the bound value is in.

@@ -30,6 +30,8 @@ class Contact(BaseModel):
     id: int | None = None
     name: str | None = None
     urn: str | None = None
+    # The channel the contact last wrote from; replies go back through it.
+    channel: str | None = None
     phone: str | None = None
     language: str | None = None
     fields: dict[str, str] = {}

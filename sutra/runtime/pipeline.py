@@ -32,7 +32,7 @@ class Pipeline:
         runner: Runner,
         channels: dict[str, Channel],
         *,
-        lease_seconds: float = 300.0,
+        lease_seconds: float = 10.0,
         sweep_every: float = 1.0,
         send_retries: int = 5,
     ) -> None:
@@ -45,6 +45,8 @@ class Pipeline:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
+        # Flow starts asked for through the API, waiting for their contact's turn.
+        self._starts: dict[int, list[str]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         runner.send = self._deliver_now
 
@@ -82,6 +84,11 @@ class Pipeline:
         self._tasks[contact_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(contact_id, None))
 
+    def start_flow(self, contact_id: int, flow_uuid: str) -> None:
+        """Start a flow for a contact in turn with its messages (never beside them)."""
+        self._starts.setdefault(contact_id, []).append(flow_uuid)
+        self.notify(contact_id)
+
     async def _sweep_forever(self) -> None:
         while True:
             try:
@@ -100,21 +107,45 @@ class Pipeline:
         while True:
             self._again.discard(contact_id)
             if not await self.queue.claim(contact_id, self.owner, self.lease_seconds):
-                return  # another worker holds this contact; it will find the work
+                if not self._starts.get(contact_id):
+                    return  # another worker holds this contact; it will find the work
+                # A start asked of this process: wait for the other worker to let go.
+                await asyncio.sleep(0.2)
+                self._again.add(contact_id)
+                continue
+            heartbeat = asyncio.create_task(self._keep_lease(contact_id))
             try:
                 while await self._one_thing(contact_id):
-                    await self.queue.claim(contact_id, self.owner, self.lease_seconds)
+                    pass
             except Exception:
                 log.exception("processing contact %s failed", contact_id)
             finally:
+                heartbeat.cancel()
                 await self.queue.release(contact_id, self.owner)
             if contact_id not in self._again:
                 return
+
+    async def _keep_lease(self, contact_id: int) -> None:
+        # A short lease, renewed while we work: a long LLM call keeps the contact, and if this
+        # process dies another worker takes over within one lease.
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await self.queue.claim(contact_id, self.owner, self.lease_seconds)
+            except Exception:
+                log.exception("renewing the lease on contact %s failed", contact_id)
 
     async def _one_thing(self, contact_id: int) -> bool:
         """Do the next piece of work for the contact; False when there is none."""
         runner = self.runner
         now = runner.now()
+        starts = self._starts.get(contact_id)
+        if starts:
+            flow_uuid = starts.pop(0)
+            if not starts:
+                self._starts.pop(contact_id, None)
+            await runner.start(await runner.repo.contact_by_id(contact_id), flow_uuid)
+            return True
         session = await self.queue.session_needing_work(contact_id, now)
         if session is not None:
             if session.wait and session.wait.kind == "webhook":

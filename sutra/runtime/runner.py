@@ -69,7 +69,9 @@ class Runner:
         self._flows_version: tuple[int, int] | None = None
 
     def channel_for(self, contact: Contact) -> str:
-        """Where a contact's replies go: WhatsApp contacts through the configured provider."""
+        """Where a contact's replies go: back the way they last wrote, else by their urn."""
+        if contact.channel:
+            return contact.channel
         scheme = (contact.urn or "").partition(":")[0]
         return self.channels_by_scheme.get(scheme, self.channel)
 
@@ -130,6 +132,9 @@ class Runner:
             return await self.start(contact, keyword_flow, trigger=message)
         session = await self.repo.waiting_session(contact.id) if contact.id else None
         outcome = Outcome(session=session)
+        if session is not None:
+            # Reply the way this message came, even if the session began on another channel.
+            session.contact.channel = contact.channel
         if session is None or session.wait is None or session.wait.kind != "msg":
             # No flow is listening: the message stays stored, for staff to read.
             await self.repo.mark_message(message.uuid, "handled")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
@@ -37,6 +39,7 @@ __all__ = [
     "create_session_factory",
     "database_url",
     "migrate",
+    "migration_connection",
     "safe_url",
     "sync_url",
 ]
@@ -214,6 +217,9 @@ def alembic_config(url: str | None = None) -> Config:
 def _migration_engine(url: str) -> Engine:
     engine = create_engine(url, poolclass=NullPool)
     if engine.dialect.name == "sqlite":
+        # Foreign keys off: a batch migration rebuilds a table by copying it,
+        # dropping the original and renaming the copy; with foreign keys on,
+        # that drop would cascade to (delete) every row referencing the table.
         _install_sqlite_pragmas(engine, foreign_keys=False)
 
         # pysqlite would only open a transaction at the first INSERT/UPDATE, so
@@ -231,24 +237,35 @@ def _migration_engine(url: str) -> Engine:
     return engine
 
 
-def migrate(url: str | None = None) -> None:
-    """Bring the schema to the latest revision (Alembic ``upgrade head``).
+@contextmanager
+def migration_connection(url: str | None = None) -> Iterator[Connection]:
+    """A connection for running migrations, inside one transaction that commits
+    at the end of the block, held by one process at a time.
 
-    Idempotent, and safe when several processes start at once: on PostgreSQL
-    they queue on an advisory lock, on SQLite on the database's write lock; the
-    later ones find the schema current. Foreign keys are not enforced on SQLite
-    while migrating, as table rebuilds require.
+    Concurrent holders queue: on PostgreSQL on an advisory lock, on SQLite on
+    the database's write lock.
     """
-    config = alembic_config(url)
-    engine = _migration_engine(config.attributes["sutra_url"])
+    engine = _migration_engine(sync_url(url or database_url()))
     try:
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
-                # Released by the commit at the end of the block.
+                # Transaction-scoped: released by the commit or rollback.
                 connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
                 )
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            yield connection
     finally:
         engine.dispose()
+
+
+def migrate(url: str | None = None) -> None:
+    """Bring the schema to the latest revision (Alembic ``upgrade head``).
+
+    Idempotent, and safe when several processes start at once: they take turns
+    (see :func:`migration_connection`) and the later ones find the schema
+    current. The whole upgrade is one transaction, on SQLite too.
+    """
+    config = alembic_config(url)
+    with migration_connection(config.attributes["sutra_url"]) as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

@@ -8,8 +8,8 @@ PostgreSQL. Two rules keep the two back ends behaving the same:
 * timestamps go through :class:`UTCDateTime`, which stores UTC and always hands
   back timezone-aware values, because SQLite keeps no offset of its own.
 
-The first migration (``migrations/versions/0001_initial.py``) is written by hand
-and a test compares it with these models, so change both together.
+Every change here needs a migration under ``migrations/versions``; a test
+(tests/test_store.py) upgrades an empty database and compares it with these models.
 """
 
 from __future__ import annotations
@@ -251,6 +251,8 @@ class Contact(Base):
         String(), default=ContactStatus.ACTIVE.value, server_default=ContactStatus.ACTIVE.value
     )
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The channel the contact last wrote from: replies go back the same way.
+    channel: Mapped[str | None] = mapped_column(String())
     # The inbound pipeline's lease: which worker handles this contact's messages, until when.
     busy_owner: Mapped[str | None] = mapped_column(String())
     busy_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -418,6 +418,7 @@ class Repository:
                 row = await db.scalar(select(m.Contact).where(m.Contact.id == contact.id))
                 if row is not None:
                     row.last_message_at = _now()
+                    row.channel = channel
         except IntegrityError:
             return False
         return True
@@ -476,6 +477,7 @@ def _contact(row: m.Contact) -> Contact:
         id=row.id,
         name=row.name,
         urn=row.urn,
+        channel=row.channel,
         phone=row.phone,
         language=row.language,
         fields={str(k): str(v) for k, v in (row.fields or {}).items()},

@@ -1,4 +1,4 @@
-"""The inbound pipeline's durable state: contact leases and outbound retries.
+"""The inbound pipeline's durable state: reply channel, contact leases, outbound retries.
 
 Revision ID: 0002
 Revises: 0001
@@ -17,12 +17,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("contacts") as batch:
+        batch.add_column(sa.Column("channel", sa.String(), nullable=True))
         batch.add_column(sa.Column("busy_owner", sa.String(), nullable=True))
         batch.add_column(sa.Column("busy_until", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("messages") as batch:
-        batch.add_column(
-            sa.Column("attempts", sa.Integer(), server_default="0", nullable=False)
-        )
+        batch.add_column(sa.Column("attempts", sa.Integer(), server_default="0", nullable=False))
         batch.add_column(sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))
     # The sweeper looks for inbound messages no flow has seen yet, across all contacts.
     op.create_index("ix_messages_direction_status", "messages", ["direction", "status"])
@@ -36,3 +35,4 @@ def downgrade() -> None:
     with op.batch_alter_table("contacts") as batch:
         batch.drop_column("busy_until")
         batch.drop_column("busy_owner")
+        batch.drop_column("channel")

@@ -1,0 +1,623 @@
+"""A loopback stand-in for Meta's Graph API (WhatsApp Cloud), and builders of signed webhooks.
+
+The real :class:`~sutra.channels.whatsapp.WhatsAppCloud` talks to it over HTTP, so tests and
+benchmarks exercise the same JSON, headers and error bodies as production::
+
+    with GraphAPIStubServer(access_token="tok") as graph:
+        channel = WhatsAppCloud("tok", "1234", api_url=graph.api_url)
+        graph.plan_error(400, 131047, "Re-engagement message")
+        ...
+        assert graph.sent[0]["text"] == {"body": "hi"}
+
+It answers ``POST /{version}/{phone_number_id}/messages`` like the Cloud API (after checking the
+bearer token and, unless ``validate=False``, the message against the API's limits), serves media
+metadata at ``GET /{version}/{media_id}`` and the bytes at the URL that metadata names, which
+also needs the bearer token, as Meta's does.
+
+For the inbound side, :func:`whatsapp_text_payload` and :func:`whatsapp_status_payload` build
+webhook bodies and :func:`signed_webhook` the raw bytes and headers to post to Sutra.
+
+Run ``python -m sutra.testing.graph_api --port 8766`` for a manual demo server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+DEFAULT_VERSION = "v21.0"
+DEFAULT_TOKEN = "test-access-token"
+DEFAULT_PHONE_NUMBER_ID = "106540352242922"
+DEFAULT_DISPLAY_NUMBER = "15550783881"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request a stand-in received; ``body`` is the parsed JSON or form, when it had one."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: Any
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class PlannedError:
+    """An error answer for the next send: HTTP ``status`` with ``body`` (and ``headers``)."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# Queued by plan_ok(): a send that gets the normal answer, so a later one can fail.
+_PASS = PlannedError(0, {})
+
+
+@dataclass
+class _State:
+    delay: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    received: list[RecordedRequest] = field(default_factory=list)
+    plan: deque[PlannedError] = field(default_factory=deque)
+    loop: asyncio.AbstractEventLoop | None = None
+    stopping: asyncio.Event | None = None
+
+    async def pause(self, seconds: float) -> None:
+        if seconds > 0 and self.stopping is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    def record(self, request: Request, raw: bytes, body: Any) -> None:
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        with self.lock:
+            self.received.append(
+                RecordedRequest(request.method, request.url.path, headers, body, raw)
+            )
+
+    def next_planned(self) -> PlannedError | None:
+        """The planned error for this send; None for a normal answer."""
+        with self.lock:
+            planned = self.plan.popleft() if self.plan else None
+        return None if planned is _PASS else planned
+
+
+class LoopbackServer:
+    """A FastAPI app served by uvicorn from a daemon thread; the base of both stand-ins.
+
+    ``port=0`` picks a free port. ``delay`` (seconds) is added before every send's answer, as a
+    stand-in for provider latency in benchmarks.
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, delay: float = 0.0) -> None:
+        self.host = host
+        self.port = port
+        self._state = _State(delay=delay)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def _make_app(self) -> FastAPI:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def delay(self) -> float:
+        return self._state.delay
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        self._state.delay = seconds
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received, in order."""
+        with self._state.lock:
+            return list(self._state.received)
+
+    def plan_ok(self, count: int = 1) -> None:
+        """Let the next ``count`` sends through normally, before the errors planned after."""
+        with self._state.lock:
+            self._state.plan.extend([_PASS] * count)
+
+    def reset(self) -> None:
+        """Forget planned errors and received requests (for a server shared across tests)."""
+        with self._state.lock:
+            self._state.plan.clear()
+            self._state.received.clear()
+
+    def _lifespan(self) -> Any:
+        state = self._state
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            state.loop = asyncio.get_running_loop()
+            state.stopping = asyncio.Event()
+            yield
+
+        return lifespan
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("the server is already running")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self._make_app(),
+            # Leave the host application's logging configuration alone.
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+            backlog=4096,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{type(self).__name__} did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self._server is None or self._thread is None:
+            return
+        # uvicorn waits for in-flight answers, so wake those sleeping out a delay first.
+        if self._state.loop is not None and self._state.stopping is not None:
+            self._state.loop.call_soon_threadsafe(self._state.stopping.set)
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)
+
+
+@dataclass(frozen=True)
+class _Media:
+    data: bytes
+    mime_type: str
+
+
+class GraphAPIStubServer(LoopbackServer):
+    """Meta's Graph API for WhatsApp, on loopback; point ``WhatsAppCloud`` at :attr:`api_url`.
+
+    Every request needs ``Authorization: Bearer <access_token>`` (code 190 otherwise). With
+    ``validate`` on, a send that breaks the Cloud API's rules gets the error Meta would give
+    (code 100 for a malformed body, 131009 for a value over a limit).
+    """
+
+    def __init__(
+        self,
+        *,
+        access_token: str = DEFAULT_TOKEN,
+        version: str = DEFAULT_VERSION,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        delay: float = 0.0,
+        validate: bool = True,
+    ) -> None:
+        super().__init__(host=host, port=port, delay=delay)
+        self.access_token = access_token
+        self.version = version
+        self.validate = validate
+        self._media: dict[str, _Media] = {}
+        self._media_ids = itertools.count(1_000_000_000_000_001)
+
+    @property
+    def api_url(self) -> str:
+        """The ``api_url`` for WhatsAppCloud: the base URL with the Graph API version."""
+        return f"{self.base_url}/{self.version}"
+
+    @property
+    def sends(self) -> list[RecordedRequest]:
+        """The requests to ``/{phone_number_id}/messages``, in order."""
+        return [r for r in self.requests if r.method == "POST" and r.path.endswith("/messages")]
+
+    @property
+    def sent(self) -> list[dict[str, Any]]:
+        """The JSON bodies of every send received (accepted or not), in order."""
+        return [r.body for r in self.sends]
+
+    def plan_error(
+        self,
+        status: int,
+        code: int,
+        message: str,
+        *,
+        type: str = "OAuthException",
+        details: str | None = None,
+        subcode: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next send with a Graph API error body; queue several for several sends."""
+        planned = PlannedError(
+            status, _graph_error(code, message, type, details, subcode), headers or {}
+        )
+        with self._state.lock:
+            self._state.plan.append(planned)
+
+    def add_media(
+        self, data: bytes, mime_type: str = "image/jpeg", media_id: str | None = None
+    ) -> str:
+        """Serve ``data`` as an uploaded media object; returns its media id."""
+        media_id = media_id or str(next(self._media_ids))
+        with self._state.lock:
+            self._media[media_id] = _Media(data, mime_type)
+        return media_id
+
+    def reset(self) -> None:
+        super().reset()
+        with self._state.lock:
+            self._media.clear()
+
+    def _authorized(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.access_token}"
+
+    def _make_app(self) -> FastAPI:
+        state = self._state
+        app = FastAPI(
+            title="Graph API stand-in",
+            openapi_url=None,
+            docs_url=None,
+            redoc_url=None,
+            lifespan=self._lifespan(),
+        )
+
+        # Registered before the catch-all media route below, which would match it too.
+        @app.get("/media-bytes/{media_id}")
+        async def media_bytes(media_id: str, request: Request) -> Response:
+            state.record(request, b"", None)
+            if not self._authorized(request):
+                return _invalid_token()
+            with state.lock:
+                media = self._media.get(media_id)
+            if media is None:
+                return Response(status_code=404)
+            return Response(media.data, media_type=media.mime_type)
+
+        @app.get("/{version}/{media_id}")
+        async def media_info(version: str, media_id: str, request: Request) -> Response:
+            state.record(request, b"", None)
+            if not self._authorized(request):
+                return _invalid_token()
+            with state.lock:
+                media = self._media.get(media_id)
+            if media is None or version != self.version:
+                return JSONResponse(
+                    _graph_error(
+                        100,
+                        f"Unsupported get request. Object with ID '{media_id}' does not exist, "
+                        "cannot be loaded due to missing permissions, or does not support this "
+                        "operation.",
+                        "GraphMethodException",
+                        None,
+                        33,
+                    ),
+                    status_code=400,
+                )
+            return JSONResponse(
+                {
+                    "messaging_product": "whatsapp",
+                    "url": f"{self.base_url}/media-bytes/{media_id}",
+                    "mime_type": media.mime_type,
+                    "sha256": hashlib.sha256(media.data).hexdigest(),
+                    "file_size": len(media.data),
+                    "id": media_id,
+                }
+            )
+
+        @app.post("/{version}/{phone_number_id}/messages")
+        async def messages(version: str, phone_number_id: str, request: Request) -> Response:
+            raw = await request.body()
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+            state.record(request, raw, body)
+            if not self._authorized(request):
+                return _invalid_token()
+            planned = state.next_planned()
+            await state.pause(state.delay)
+            if planned is not None:
+                return JSONResponse(planned.body, planned.status, headers=planned.headers)
+            problem = _check_message(body) if self.validate else None
+            if problem is not None:
+                code, details = problem
+                message = "Invalid parameter" if code == 100 else "Parameter value is not valid"
+                return JSONResponse(
+                    _graph_error(code, f"(#{code}) {message}", "OAuthException", details, None),
+                    status_code=400,
+                )
+            body = body if isinstance(body, dict) else {}
+            if body.get("to"):
+                to = str(body["to"])
+                contact = {"input": to, "wa_id": to.lstrip("+")}
+            else:  # a business-scoped user id, sent as "recipient"
+                recipient = str(body.get("recipient", ""))
+                contact = {"input": recipient, "user_id": recipient}
+            return JSONResponse(
+                {
+                    "messaging_product": "whatsapp",
+                    "contacts": [contact],
+                    "messages": [{"id": _wamid()}],
+                }
+            )
+
+        return app
+
+
+def _wamid() -> str:
+    return f"wamid.HBgL{uuid.uuid4().hex.upper()}"
+
+
+def _graph_error(
+    code: int, message: str, type_: str, details: str | None, subcode: int | None
+) -> dict[str, Any]:
+    error: dict[str, Any] = {"message": message, "type": type_, "code": code}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    if details is not None:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    error["fbtrace_id"] = f"A{uuid.uuid4().hex[:22]}"
+    return {"error": error}
+
+
+def _invalid_token() -> JSONResponse:
+    return JSONResponse(
+        _graph_error(
+            190,
+            "Invalid OAuth access token - Cannot parse access token",
+            "OAuthException",
+            None,
+            None,
+        ),
+        status_code=401,
+    )
+
+
+_MEDIA_KINDS = ("image", "audio", "video", "document", "sticker")
+
+
+def _check_message(body: Any) -> tuple[int, str] | None:
+    """``(code, details)`` when the Cloud API would refuse this send body, else None."""
+    if not isinstance(body, dict):
+        return 100, "The request body must be a JSON object"
+    if body.get("messaging_product") != "whatsapp":
+        return 100, "The parameter messaging_product is required."
+    if not (body.get("to") or body.get("recipient")):
+        return 100, "The parameter to is required."
+    kind = body.get("type", "text")
+    content = body.get(kind)
+    if not isinstance(content, dict):
+        return 100, f"The parameter {kind} is required."
+    if kind == "text":
+        text = content.get("body")
+        if not isinstance(text, str) or not text:
+            return 100, "The parameter text['body'] is required."
+        if len(text) > 4096:
+            return 131009, "Text body length invalid. Max length: 4096"
+        return None
+    if kind in _MEDIA_KINDS:
+        if not (content.get("link") or content.get("id")):
+            return 100, f"The parameter {kind}['link'] or {kind}['id'] is required."
+        return None
+    if kind == "template":
+        if not content.get("name") or not isinstance(content.get("language"), dict):
+            return 100, "The parameters template['name'] and template['language'] are required."
+        return None
+    if kind == "interactive":
+        return _check_interactive(content)
+    return 100, f"Unsupported message type {kind}"
+
+
+def _check_interactive(interactive: dict[str, Any]) -> tuple[int, str] | None:
+    body = interactive.get("body")
+    text = body.get("text") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text:
+        return 100, "The parameter interactive['body']['text'] is required."
+    if len(text) > 1024:
+        return 131009, "Body text length invalid. Max length: 1024"
+    action = interactive.get("action")
+    if not isinstance(action, dict):
+        return 100, "The parameter interactive['action'] is required."
+    kind = interactive.get("type")
+    if kind == "button":
+        buttons = action.get("buttons")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+            return 131009, "Buttons count invalid. Min: 1, Max: 3"
+        ids = [b.get("reply", {}).get("id") for b in buttons if isinstance(b, dict)]
+        titles = [b.get("reply", {}).get("title") for b in buttons if isinstance(b, dict)]
+        if len(set(ids)) != len(buttons) or len(set(titles)) != len(buttons):
+            return 131009, "Button ids and titles must be unique"
+        for title, reply_id in zip(titles, ids, strict=True):
+            if not isinstance(title, str) or not 1 <= len(title) <= 20:
+                return 131009, "Button title length invalid. Min length: 1, Max length: 20"
+            if not isinstance(reply_id, str) or not 1 <= len(reply_id) <= 256:
+                return 131009, "Button id length invalid. Min length: 1, Max length: 256"
+        return None
+    if kind == "list":
+        button = action.get("button")
+        if not isinstance(button, str) or not 1 <= len(button) <= 20:
+            return 131009, "Button label length invalid. Min length: 1, Max length: 20"
+        sections = action.get("sections")
+        if not isinstance(sections, list) or not 1 <= len(sections) <= 10:
+            return 131009, "Sections count invalid. Min: 1, Max: 10"
+        rows = [r for s in sections if isinstance(s, dict) for r in s.get("rows", [])]
+        if not 1 <= len(rows) <= 10:
+            return 131009, "Total row count exceed max allowed count: 10"
+        if len(sections) > 1 and any(not s.get("title") for s in sections):
+            return 131009, "Section title is required when there are several sections"
+        if len({r.get("id") for r in rows}) != len(rows):
+            return 131009, "Row ids must be unique"
+        for row in rows:
+            if not isinstance(row.get("title"), str) or not 1 <= len(row["title"]) <= 24:
+                return 131009, "Row title length invalid. Min length: 1, Max length: 24"
+            if len(row.get("description", "")) > 72:
+                return 131009, "Row description length invalid. Max length: 72"
+        return None
+    if kind == "location_request_message":
+        return None if action.get("name") == "send_location" else (100, "Invalid action name")
+    return 100, f"Unsupported interactive type {kind}"
+
+
+# --- inbound webhook builders ---------------------------------------------------------------
+
+
+def whatsapp_text_payload(
+    from_: str,
+    text: str,
+    *,
+    name: str | None = "Test User",
+    wamid: str | None = None,
+    timestamp: int | None = None,
+    phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
+) -> dict[str, Any]:
+    """A ``messages`` webhook carrying one text message from ``from_``."""
+    contact: dict[str, Any] = {"wa_id": from_}
+    if name is not None:
+        contact["profile"] = {"name": name}
+    message = {
+        "from": from_,
+        "id": wamid or _wamid(),
+        "timestamp": str(timestamp if timestamp is not None else int(time.time())),
+        "type": "text",
+        "text": {"body": text},
+    }
+    return _webhook({"contacts": [contact], "messages": [message]}, phone_number_id)
+
+
+def whatsapp_status_payload(
+    wamid: str,
+    status: str,
+    *,
+    recipient_id: str,
+    timestamp: int | None = None,
+    error_code: int | None = None,
+    error_title: str | None = None,
+    phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
+) -> dict[str, Any]:
+    """A ``messages`` webhook carrying one status: sent, delivered, read or failed."""
+    item: dict[str, Any] = {
+        "id": wamid,
+        "status": status,
+        "timestamp": str(timestamp if timestamp is not None else int(time.time())),
+        "recipient_id": recipient_id,
+    }
+    if error_code is not None:
+        title = error_title or "Error"
+        item["errors"] = [
+            {
+                "code": error_code,
+                "title": title,
+                "message": title,
+                "error_data": {"details": title},
+            }
+        ]
+    return _webhook({"statuses": [item]}, phone_number_id)
+
+
+def _webhook(value: dict[str, Any], phone_number_id: str) -> dict[str, Any]:
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": DEFAULT_DISPLAY_NUMBER,
+                                "phone_number_id": phone_number_id,
+                            },
+                            **value,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def signature_header(app_secret: str, raw: bytes) -> str:
+    """The ``X-Hub-Signature-256`` value Meta sends for ``raw``."""
+    return "sha256=" + hmac.new(app_secret.encode(), raw, hashlib.sha256).hexdigest()
+
+
+def signed_webhook(app_secret: str, payload: Any) -> tuple[bytes, dict[str, str]]:
+    """The raw body and headers of a webhook POST, signed as Meta signs them."""
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return raw, {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": signature_header(app_secret, raw),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run a Graph API (WhatsApp Cloud) stand-in.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--access-token", default=DEFAULT_TOKEN)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    args = parser.parse_args(argv)
+    server = GraphAPIStubServer(
+        host=args.host, port=args.port, access_token=args.access_token, delay=args.delay
+    )
+    with server:
+        print(server.api_url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

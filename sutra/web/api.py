@@ -1,0 +1,368 @@
+"""REST API under ``/api/v1``: flows, contacts, messages, results, webhook logs.
+
+Every route needs ``Authorization: Bearer <SUTRA_API_TOKEN>``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from sutra.flows import FlowFileError, parse_flow_file
+from sutra.store import models as m
+from sutra.web.state import AppState, app_state
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    token = app_state(request).settings.sutra_api_token
+    given = credentials.credentials if credentials else ""
+    if token is None or not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or wrong bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)], tags=["api"])
+State = Annotated[AppState, Depends(app_state)]
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# --- flows -------------------------------------------------------------------------------------
+
+
+@router.post("/flows/import", status_code=201)
+async def import_flows(request: Request, state: State) -> Any:
+    """Import a flow file (bare definition, Glific or RapidPro export) sent as the JSON body."""
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise HTTPException(422, f"$: body is not JSON: {exc}") from None
+    try:
+        flow_file = parse_flow_file(body)
+    except FlowFileError as exc:
+        problems = [{"path": i.path, "message": i.message} for i in exc.issues]
+        return JSONResponse({"detail": str(exc.issues[0]), "errors": problems}, status_code=422)
+    imported = await state.repo.import_flow_file(flow_file, created_by="api")
+    return {
+        "flows": [
+            {"uuid": f.uuid, "name": f.name, "revision": f.revision, "keywords": f.keywords}
+            for f in imported
+        ],
+        "warnings": [str(w) for w in flow_file.warnings],
+    }
+
+
+def _flow_json(flow: m.Flow, *, definition: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "uuid": flow.uuid,
+        "name": flow.name,
+        "keywords": flow.keywords or [],
+        "archived": flow.archived,
+        "revision": flow.current_revision.revision if flow.current_revision else None,
+        "created_at": _time(flow.created_at),
+        "updated_at": _time(flow.updated_at),
+    }
+    if definition and flow.current_revision:
+        out["definition"] = flow.current_revision.definition
+    return out
+
+
+async def _flow(state: AppState, uuid: str) -> m.Flow:
+    async with state.repo.sessions() as db:
+        flow = await db.scalar(
+            select(m.Flow)
+            .where(m.Flow.uuid == uuid, m.Flow.organization_id == state.repo.org)
+            .options(selectinload(m.Flow.current_revision))
+        )
+    if flow is None or flow.archived:
+        raise HTTPException(404, f"no flow {uuid}")
+    return flow
+
+
+@router.get("/flows")
+async def list_flows(state: State) -> dict[str, Any]:
+    async with state.repo.sessions() as db:
+        flows = await db.scalars(
+            select(m.Flow)
+            .where(m.Flow.organization_id == state.repo.org, m.Flow.archived.is_(False))
+            .options(selectinload(m.Flow.current_revision))
+            .order_by(m.Flow.name)
+        )
+        return {"results": [_flow_json(flow) for flow in flows]}
+
+
+@router.get("/flows/{uuid}")
+async def get_flow(uuid: str, state: State) -> dict[str, Any]:
+    return _flow_json(await _flow(state, uuid), definition=True)
+
+
+@router.delete("/flows/{uuid}", status_code=204)
+async def delete_flow(uuid: str, state: State) -> Response:
+    """Archive the flow: it stops running and disappears from lists; its history stays."""
+    await _flow(state, uuid)
+    async with state.repo.sessions.begin() as db:
+        row = await db.scalar(select(m.Flow).where(m.Flow.uuid == uuid))
+        if row is not None:
+            row.archived = True
+    return Response(status_code=204)
+
+
+class StartRequest(BaseModel):
+    contacts: list[str] = Field(default=[], description="Contact uuids")
+    urns: list[str] = Field(default=[], description='Contact urns, e.g. "whatsapp:9198..."')
+    group: str | None = Field(default=None, description="A group's name or uuid")
+
+
+@router.post("/flows/{uuid}/start", status_code=202)
+async def start_flow(uuid: str, body: StartRequest, state: State) -> dict[str, Any]:
+    """Start the flow for contacts (by uuid or urn) and/or every member of a group."""
+    await _flow(state, uuid)
+    ids: list[int] = []
+    async with state.repo.sessions() as db:
+        query = select(m.Contact.id).where(m.Contact.organization_id == state.repo.org)
+        if body.contacts:
+            ids += list(await db.scalars(query.where(m.Contact.uuid.in_(body.contacts))))
+        if body.group:
+            group = await db.scalar(
+                select(m.Group)
+                .where(
+                    m.Group.organization_id == state.repo.org,
+                    (m.Group.name == body.group) | (m.Group.uuid == body.group),
+                )
+                .options(selectinload(m.Group.contacts))
+            )
+            if group is None:
+                raise HTTPException(404, f"no group {body.group}")
+            ids += [contact.id for contact in group.contacts]
+    for urn in body.urns:
+        ids.append((await state.repo.contact(urn)).id or 0)
+    unique = list(dict.fromkeys(i for i in ids if i))
+    for contact_id in unique:
+        state.pipeline.start_flow(contact_id, uuid)
+    return {"flow": uuid, "contacts": len(unique)}
+
+
+# --- contacts ----------------------------------------------------------------------------------
+
+
+def _contact_json(contact: m.Contact) -> dict[str, Any]:
+    return {
+        "uuid": contact.uuid,
+        "name": contact.name,
+        "urn": contact.urn,
+        "phone": contact.phone,
+        "language": contact.language,
+        "fields": contact.fields or {},
+        "groups": [{"uuid": g.uuid, "name": g.name} for g in contact.groups],
+        "last_message_at": _time(contact.last_message_at),
+        "created_at": _time(contact.created_at),
+    }
+
+
+async def _contact(state: AppState, uuid: str) -> m.Contact:
+    async with state.repo.sessions() as db:
+        contact = await db.scalar(
+            select(m.Contact)
+            .where(m.Contact.uuid == uuid, m.Contact.organization_id == state.repo.org)
+            .options(selectinload(m.Contact.groups))
+        )
+    if contact is None:
+        raise HTTPException(404, f"no contact {uuid}")
+    return contact
+
+
+@router.get("/contacts")
+async def list_contacts(
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    async with state.repo.sessions() as db:
+        rows = await db.scalars(
+            select(m.Contact)
+            .where(m.Contact.organization_id == state.repo.org)
+            .options(selectinload(m.Contact.groups))
+            .order_by(m.Contact.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return {"results": [_contact_json(c) for c in rows]}
+
+
+@router.get("/contacts/{uuid}")
+async def get_contact(uuid: str, state: State) -> dict[str, Any]:
+    return _contact_json(await _contact(state, uuid))
+
+
+class ContactUpdate(BaseModel):
+    name: str | None = None
+    language: str | None = None
+    fields: dict[str, str] | None = Field(default=None, description="Merged into the fields")
+
+
+@router.patch("/contacts/{uuid}")
+async def update_contact(uuid: str, body: ContactUpdate, state: State) -> dict[str, Any]:
+    await _contact(state, uuid)
+    async with state.repo.sessions.begin() as db:
+        row = await db.scalar(
+            select(m.Contact).where(m.Contact.uuid == uuid).options(selectinload(m.Contact.groups))
+        )
+        assert row is not None
+        if body.name is not None:
+            row.name = body.name
+        if body.language is not None:
+            row.language = body.language
+        if body.fields:
+            row.fields = {**(row.fields or {}), **body.fields}
+        return _contact_json(row)
+
+
+@router.get("/contacts/{uuid}/messages")
+async def contact_messages(
+    uuid: str, state: State, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> dict[str, Any]:
+    contact = await _contact(state, uuid)
+    async with state.repo.sessions() as db:
+        rows = await db.scalars(
+            select(m.Message)
+            .where(m.Message.contact_id == contact.id)
+            .order_by(m.Message.id.desc())
+            .limit(limit)
+        )
+        return {
+            "results": [
+                {
+                    "uuid": r.uuid,
+                    "direction": r.direction,
+                    "text": r.text,
+                    "attachments": r.attachments or [],
+                    "quick_replies": r.quick_replies or [],
+                    "labels": r.labels or [],
+                    "channel": r.channel,
+                    "status": r.status,
+                    "error": r.error,
+                    "flow_uuid": r.flow_uuid,
+                    "created_at": _time(r.created_at),
+                }
+                for r in rows
+            ]
+        }
+
+
+# --- results and logs --------------------------------------------------------------------------
+
+
+async def _results(state: AppState, uuid: str) -> list[dict[str, Any]]:
+    await _flow(state, uuid)
+    async with state.repo.sessions() as db:
+        rows = await db.execute(
+            select(m.FlowResult, m.Contact.uuid, m.Contact.urn)
+            .join(m.Contact, m.Contact.id == m.FlowResult.contact_id)
+            .where(m.FlowResult.flow_uuid == uuid, m.FlowResult.organization_id == state.repo.org)
+            .order_by(m.FlowResult.id)
+        )
+        return [
+            {
+                "contact": contact_uuid,
+                "urn": urn,
+                "run": result.run_uuid,
+                "key": result.key,
+                "name": result.name,
+                "input": result.input,
+                "value": result.value,
+                "category": result.category,
+                "data": result.data,
+                "created_at": _time(result.created_at),
+                "updated_at": _time(result.updated_at),
+            }
+            for result, contact_uuid, urn in rows
+        ]
+
+
+@router.get("/flows/{uuid}/results", response_model=None)
+async def flow_results(
+    uuid: str, state: State, format: Annotated[str, Query(pattern="^(json|csv)$")] = "json"
+) -> dict[str, Any] | Response:
+    """One row per result; ``?format=csv`` for a spreadsheet."""
+    rows = await _results(state, uuid)
+    if format == "json":
+        return {"results": rows}
+    buffer = io.StringIO()
+    columns = ["contact", "urn", "run", "key", "name", "input", "value", "category", "updated_at"]
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="results-{uuid}.csv"'},
+    )
+
+
+@router.get("/webhook-logs")
+async def webhook_logs(
+    state: State,
+    flow: str | None = None,
+    contact: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Every webhook and function call, newest first; secrets were redacted when stored."""
+    async with state.repo.sessions() as db:
+        query = (
+            select(m.WebhookLog, m.Contact.uuid)
+            .outerjoin(m.Contact, m.Contact.id == m.WebhookLog.contact_id)
+            .where(m.WebhookLog.organization_id == state.repo.org)
+            .order_by(m.WebhookLog.id.desc())
+            .limit(limit)
+        )
+        if flow:
+            query = query.where(m.WebhookLog.flow_uuid == flow)
+        if contact:
+            query = query.where(m.Contact.uuid == contact)
+        rows = await db.execute(query)
+        return {
+            "results": [
+                {
+                    "contact": contact_uuid,
+                    "flow": log.flow_uuid,
+                    "result_name": log.result_name,
+                    "method": log.method,
+                    "url": log.url,
+                    "request": log.request,
+                    "response": log.response,
+                    "status_code": log.status_code,
+                    "error": log.error,
+                    "duration_ms": log.duration_ms,
+                    "llm": {
+                        "provider": log.llm_provider,
+                        "model": log.llm_model,
+                        "prompt_tokens": log.prompt_tokens,
+                        "completion_tokens": log.completion_tokens,
+                    }
+                    if log.llm_provider
+                    else None,
+                    "created_at": _time(log.created_at),
+                }
+                for log, contact_uuid in rows
+            ]
+        }

@@ -1,0 +1,104 @@
+"""The ``sutra serve`` application: channel webhooks, REST API, simulator, health, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+
+from sutra.channels.base import Channel
+from sutra.channels.simulator import Simulator
+from sutra.config import ServerSettings, get_settings
+from sutra.functions.services import Services
+from sutra.runtime.pipeline import Pipeline
+from sutra.runtime.runner import Runner
+from sutra.runtime.webhooks import WebhookSettings
+from sutra.store.db import create_async_engine_for, create_session_factory, migrate
+from sutra.store.repository import Repository
+from sutra.web import api, webhooks
+from sutra.web.state import AppState
+
+
+def _channels(settings: ServerSettings, http: httpx.AsyncClient) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {"sim": Simulator()}
+    if settings.whatsapp_access_token and settings.whatsapp_phone_number_id:
+        from sutra.channels.whatsapp import WhatsAppCloud
+
+        channels["whatsapp"] = WhatsAppCloud(
+            settings.whatsapp_access_token.get_secret_value(),
+            settings.whatsapp_phone_number_id,
+            api_url=settings.whatsapp_api_url,
+            http=http,
+        )
+    if settings.gupshup_api_key and settings.gupshup_app_name and settings.gupshup_source_number:
+        from sutra.channels.gupshup import Gupshup
+
+        channels["gupshup"] = Gupshup(
+            settings.gupshup_api_key.get_secret_value(),
+            settings.gupshup_app_name,
+            settings.gupshup_source_number,
+            api_url=settings.gupshup_api_url,
+            http=http,
+        )
+    return channels
+
+
+def create_app(
+    database_url: str | None = None,
+    *,
+    settings: ServerSettings | None = None,
+    services: Services | None = None,
+    sweep_every: float = 1.0,
+) -> FastAPI:
+    server = settings or ServerSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        config = get_settings()
+        await asyncio.to_thread(migrate, database_url)
+        engine = create_async_engine_for(database_url)
+        http = httpx.AsyncClient()
+        channels = _channels(server, http)
+        secret = config.webhook_secret
+        runner = Runner(
+            Repository(create_session_factory(engine)),
+            services=services or Services(http=http),
+            channel="sim",
+            timezone=config.timezone,
+            webhook_settings=WebhookSettings(
+                http_timeout=config.webhook_timeout,
+                function_timeout=config.function_timeout,
+                signing_secret=secret.get_secret_value() if secret else None,
+            ),
+        )
+        whatsapp = "whatsapp" if "whatsapp" in channels else "gupshup"
+        runner.channels_by_scheme = {"whatsapp": whatsapp, "sim": "sim"}
+        pipeline = Pipeline(runner, channels, sweep_every=sweep_every)
+        app.state.sutra = AppState(server, runner, pipeline)
+        await pipeline.start()
+        try:
+            yield
+        finally:
+            await pipeline.stop()
+            await http.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title="Sutra", version="0.1.0", lifespan=lifespan)
+    app.include_router(webhooks.router)
+    app.include_router(api.router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

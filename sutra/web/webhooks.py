@@ -1,0 +1,112 @@
+"""Channel webhooks: verify, store (deduplicated), acknowledge; the pipeline does the rest."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import PlainTextResponse
+
+from sutra.channels import gupshup, whatsapp
+from sutra.channels.base import ChannelError, InboundMessage, StatusUpdate
+from sutra.engine.session import Input
+from sutra.runtime import metrics
+from sutra.web.state import AppState, app_state
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/webhooks", tags=["channel webhooks"])
+State = Annotated[AppState, Depends(app_state)]
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _json_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HTTPException(400, f"body is not JSON: {exc}") from None
+
+
+async def _accept(
+    state: AppState, channel: str, messages: list[InboundMessage], statuses: list[StatusUpdate]
+) -> dict[str, int]:
+    stored = duplicates = 0
+    for message in messages:
+        contact = await state.repo.contact(
+            message.urn, name=message.contact_name, phone=message.phone
+        )
+        incoming = Input(text=message.text, attachments=message.attachments)
+        if await state.repo.add_incoming(
+            contact,
+            incoming,
+            channel=channel,
+            external_id=message.external_id,
+            payload=message.payload,
+        ):
+            stored += 1
+            metrics.MESSAGES_IN.labels(channel).inc()
+            assert contact.id is not None
+            state.pipeline.notify(contact.id)
+        else:
+            duplicates += 1
+            metrics.DUPLICATES.labels(channel).inc()
+    for status in statuses:
+        await state.repo.update_status(channel, status.external_id, status.status, status.error)
+    return {"stored": stored, "duplicates": duplicates, "statuses": len(statuses)}
+
+
+def _refuse(channel: str, exc: ChannelError, payload: Any) -> HTTPException:
+    # A payload we cannot read is answered 400 (the provider stops retrying a lost cause)
+    # and kept whole in the log, so nothing a contact sent disappears without a trace.
+    metrics.ERRORS.labels(f"{channel}_payload").inc()
+    log.warning("unreadable %s webhook: %s", channel, exc, extra={"payload": payload})
+    return HTTPException(400, str(exc))
+
+
+@router.get("/whatsapp", response_class=PlainTextResponse)
+async def whatsapp_handshake(request: Request, state: State) -> str:
+    token = _secret(state.settings.whatsapp_verify_token)
+    challenge = (
+        whatsapp.verify_handshake(dict(request.query_params), token or "") if token else None
+    )
+    if challenge is None:
+        raise HTTPException(403, "verification token does not match")
+    return challenge
+
+
+@router.post("/whatsapp")
+async def whatsapp_webhook(request: Request, state: State) -> dict[str, int]:
+    secret = _secret(state.settings.whatsapp_app_secret)
+    raw = await request.body()
+    if not secret or not whatsapp.verify_signature(
+        secret, raw, request.headers.get("x-hub-signature-256")
+    ):
+        raise HTTPException(401, "missing or wrong X-Hub-Signature-256")
+    payload = _json_body(raw)
+    try:
+        messages, statuses = whatsapp.parse_webhook(payload)
+    except ChannelError as exc:
+        raise _refuse("whatsapp", exc, payload) from None
+    return await _accept(
+        state, state.runner.channels_by_scheme.get("whatsapp", "whatsapp"), messages, statuses
+    )
+
+
+@router.post("/gupshup")
+async def gupshup_webhook(
+    request: Request, state: State, token: Annotated[str, Query()] = ""
+) -> dict[str, int]:
+    expected = _secret(state.settings.gupshup_webhook_token)
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise HTTPException(401, "missing or wrong token")
+    payload = _json_body(await request.body())
+    try:
+        messages, statuses = gupshup.parse_webhook(payload)
+    except ChannelError as exc:
+        raise _refuse("gupshup", exc, payload) from None
+    return await _accept(state, "gupshup", messages, statuses)
