@@ -98,6 +98,7 @@ async def _prepare(
     fields: dict[str, str],
 ) -> tuple[str, Contact]:
     await runner.repo.import_flow_file(flow_file)
+    runner.invalidate()
     try:
         chosen = flow_file.find(flow)
     except LookupError as exc:

@@ -8,6 +8,9 @@ MESSAGES_IN = Counter("sutra_messages_in_total", "Messages received from contact
 MESSAGES_OUT = Counter(
     "sutra_messages_out_total", "Messages to contacts, by outcome", ["channel", "status"]
 )
+MESSAGES_HANDLED = Counter(
+    "sutra_messages_handled_total", "Inbound messages a flow (or no flow) has dealt with"
+)
 DUPLICATES = Counter(
     "sutra_duplicate_deliveries_total", "Inbound deliveries seen before", ["channel"]
 )

@@ -9,6 +9,7 @@ stop at any point and another can carry on from the database.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -66,6 +67,9 @@ class Runner:
         self.channels_by_scheme: dict[str, str] = {}
         self._skipped = timedelta(0)
         self._flows: dict[str, Flow] = {}
+        self._engine: Engine | None = None
+        self._engine_checked = 0.0
+        self.refresh_every = 1.0
         self._flows_version: tuple[int, int] | None = None
 
     def channel_for(self, contact: Contact) -> str:
@@ -79,14 +83,25 @@ class Runner:
         return self.clock() + self._skipped
 
     async def engine(self) -> Engine:
-        version = await self.repo.flows_version()
-        if version != self._flows_version:
-            self._flows = await self.repo.load_flows()
-            self._flows_version = version
-        env = Environment(
-            timezone=self.timezone, globals=await self.repo.globals(), organization_id=self.repo.org
-        )
-        return Engine(self._flows, env)
+        # Flows and globals change rarely; looking again at most once a second keeps every
+        # message from paying for it, and another process's import shows within that second.
+        if self._engine is None or time.monotonic() - self._engine_checked > self.refresh_every:
+            version = await self.repo.flows_version()
+            if version != self._flows_version:
+                self._flows = await self.repo.load_flows()
+                self._flows_version = version
+            env = Environment(
+                timezone=self.timezone,
+                globals=await self.repo.globals(),
+                organization_id=self.repo.org,
+            )
+            self._engine = Engine(self._flows, env)
+            self._engine_checked = time.monotonic()
+        return self._engine
+
+    def invalidate(self) -> None:
+        """Forget cached flows and globals (after an import in this process)."""
+        self._engine = None
 
     # --- entry points ------------------------------------------------------------------------
 
@@ -126,6 +141,11 @@ class Runner:
 
     async def handle(self, contact: Contact, message: Input) -> Outcome:
         """A keyword starts its flow; otherwise the contact's waiting session gets the message."""
+        outcome = await self._handle(contact, message)
+        metrics.MESSAGES_HANDLED.inc()
+        return outcome
+
+    async def _handle(self, contact: Contact, message: Input) -> Outcome:
         engine = await self.engine()
         keyword_flow = await self.repo.keyword_flow(message.text)
         if keyword_flow is not None:

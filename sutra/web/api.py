@@ -63,6 +63,7 @@ async def import_flows(request: Request, state: State) -> Any:
         problems = [{"path": i.path, "message": i.message} for i in exc.issues]
         return JSONResponse({"detail": str(exc.issues[0]), "errors": problems}, status_code=422)
     imported = await state.repo.import_flow_file(flow_file, created_by="api")
+    state.runner.invalidate()
     return {
         "flows": [
             {"uuid": f.uuid, "name": f.name, "revision": f.revision, "keywords": f.keywords}

@@ -7,6 +7,7 @@ already templated, and returns a :class:`Match` or ``None``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,16 +61,25 @@ def is_known_case(name: str) -> bool:
     return name in CASE_TESTS or name in UNSUPPORTED_CASE_TESTS
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def tokens(text: str) -> list[re.Match[str]]:
+    """The words of ``text`` and its symbols (an emoji is a word of its own); no punctuation."""
+    return [
+        found
+        for found in _TOKEN.finditer(text)
+        if not unicodedata.category(found.group()[0]).startswith(("P", "M"))
+    ]
 
 
 def words(text: str) -> list[str]:
     """Lower-cased words of ``text``; punctuation separates words.
 
-    >>> words("Yes, please!  OK?")
-    ['yes', 'please', 'ok']
+    >>> words("Yes, please!  OK?"), words("👍🏽 sure")
+    (['yes', 'please', 'ok'], ['👍', '🏽', 'sure'])
     """
-    return [word.lower() for word in _WORD.findall(text)]
+    return [found.group().lower() for found in tokens(text)]
 
 
 def check(test: str, text: str, *args: str, value: Any = None, **kwargs: Any) -> str | None:

@@ -5,6 +5,8 @@
 'yes'
 >>> check("has_any_word", "yesterday", "Y,yes") is None
 True
+>>> check("has_any_word", "👍 yes!", "👍")
+'👍'
 >>> check("has_all_words", "the quick brown fox", "fox quick")
 'quick fox'
 >>> check("has_phrase", "I want to Create New Profile now", "create new profile")
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import re
 
-from sutra.engine.cases.base import CaseInput, Match, case_test, words
+from sutra.engine.cases.base import CaseInput, Match, case_test, tokens, words
 
 
 def _phrase_words(args: list[str]) -> list[str]:
@@ -39,7 +41,7 @@ def _phrase_words(args: list[str]) -> list[str]:
 @case_test("has_any_word")
 def has_any_word(case: CaseInput, args: list[str]) -> Match | None:
     wanted = set(_phrase_words(args))
-    originals = [m.group() for m in re.finditer(r"\w+", case.text) if m.group().lower() in wanted]
+    originals = [m.group() for m in tokens(case.text) if m.group().lower() in wanted]
     return Match(" ".join(originals)) if originals else None
 
 
@@ -49,18 +51,18 @@ def has_all_words(case: CaseInput, args: list[str]) -> Match | None:
     present = set(words(case.text))
     if not wanted or not all(word in present for word in wanted):
         return None
-    originals = [m.group() for m in re.finditer(r"\w+", case.text) if m.group().lower() in wanted]
+    originals = [m.group() for m in tokens(case.text) if m.group().lower() in wanted]
     return Match(" ".join(originals))
 
 
 def _find_phrase(text: str, phrase: list[str]) -> Match | None:
-    tokens = list(re.finditer(r"\w+", text))
-    lowered = [token.group().lower() for token in tokens]
+    found = tokens(text)
+    lowered = [token.group().lower() for token in found]
     if not phrase:
         return Match("")
     for start in range(len(lowered) - len(phrase) + 1):
         if lowered[start : start + len(phrase)] == phrase:
-            first, last = tokens[start], tokens[start + len(phrase) - 1]
+            first, last = found[start], found[start + len(phrase) - 1]
             return Match(text[first.start() : last.end()])
     return None
 
