@@ -21,7 +21,7 @@ from sutra.runtime.runner import Runner
 from sutra.runtime.webhooks import WebhookSettings
 from sutra.store.db import create_async_engine_for, create_session_factory, migrate
 from sutra.store.repository import Repository
-from sutra.web import api, webhooks
+from sutra.web import api, simulator, webhooks
 from sutra.web.state import AppState
 
 
@@ -92,6 +92,7 @@ def create_app(
     app = FastAPI(title="Sutra", version="0.1.0", lifespan=lifespan)
     app.include_router(webhooks.router)
     app.include_router(api.router)
+    simulator.install(app)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
