@@ -262,7 +262,10 @@ class Gupshup:
         return SendResult(external_id=first_id)
 
     def build_requests(self, message: OutboundMessage) -> list[tuple[str, dict[str, str]]]:
-        """``(path, form fields)`` of each request that carries ``message``, in order."""
+        """``(path, form fields)`` of each request that carries ``message``, in order.
+
+        Raises ValueError for a message Gupshup cannot carry (empty, template without an id).
+        """
         to = message.to.removeprefix("whatsapp:").strip().lstrip("+")
         if not to:
             raise _Unsendable("no recipient")

@@ -531,7 +531,10 @@ class WhatsAppCloud:
         return SendResult(external_id=first_id)
 
     def build_bodies(self, message: OutboundMessage) -> list[dict[str, Any]]:
-        """The JSON bodies, in sending order, that carry ``message`` (no I/O: for tests too)."""
+        """The JSON bodies, in sending order, that carry ``message`` (no I/O: for tests too).
+
+        Raises ValueError for a message WhatsApp cannot carry (empty, unknown interactive type).
+        """
         to = message.to.removeprefix("whatsapp:").strip()
         if not to:
             raise _Unsendable("no recipient")
