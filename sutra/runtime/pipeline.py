@@ -20,6 +20,7 @@ from sutra.channels.base import Channel, OutboundMessage
 from sutra.engine import events as ev
 from sutra.engine.session import Contact
 from sutra.runtime import metrics
+from sutra.runtime.media import MediaStore
 from sutra.runtime.runner import Runner
 from sutra.store.repository import WorkQueue
 
@@ -35,6 +36,7 @@ class Pipeline:
         lease_seconds: float = 10.0,
         sweep_every: float = 1.0,
         send_retries: int = 5,
+        media: MediaStore | None = None,
     ) -> None:
         self.runner = runner
         self.queue = WorkQueue(runner.repo)
@@ -42,6 +44,7 @@ class Pipeline:
         self.lease_seconds = lease_seconds
         self.sweep_every = sweep_every
         self.send_retries = send_retries
+        self.media = media
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
@@ -155,8 +158,14 @@ class Pipeline:
             return True
         inbound = await self.queue.next_inbound(contact_id)
         if inbound is not None:
+            uuid, message, channel = inbound
+            if self.media is not None and message.attachments:
+                local = await self.media.localize(message.attachments, self.channels.get(channel))
+                if local is not None:
+                    message = message.model_copy(update={"attachments": local})
+                    await runner.repo.set_attachments(uuid, local)
             contact = await runner.repo.contact_by_id(contact_id)
-            await runner.handle(contact, inbound[1])
+            await runner.handle(contact, message)
             return True
         for message in await self.queue.due_outbound(contact_id, now):
             contact = await runner.repo.contact_by_id(contact_id)

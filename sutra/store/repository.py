@@ -423,6 +423,12 @@ class Repository:
             return False
         return True
 
+    async def set_attachments(self, uuid: str, attachments: list[str]) -> None:
+        async with self.sessions.begin() as db:
+            await db.execute(
+                update(m.Message).where(m.Message.uuid == uuid).values(attachments=attachments)
+            )
+
     async def mark_message(
         self, uuid: str, status: str, *, error: str | None = None, external_id: str | None = None
     ) -> None:
@@ -525,7 +531,7 @@ class WorkQueue:
                 .execution_options(synchronize_session=False)
             )
 
-    async def next_inbound(self, contact_id: int) -> tuple[str, Input] | None:
+    async def next_inbound(self, contact_id: int) -> tuple[str, Input, str] | None:
         """The oldest message from the contact that no flow has seen yet."""
         async with self.sessions() as db:
             row = await db.scalar(
@@ -540,12 +546,13 @@ class WorkQueue:
             )
             if row is None:
                 return None
-            return row.uuid, Input(
+            message = Input(
                 uuid=row.uuid,
                 text=row.text,
                 attachments=row.attachments or [],
                 created_on=row.created_at,
             )
+            return row.uuid, message, row.channel
 
     async def mark_handled(self, message_uuid: str) -> None:
         await self.repo.mark_message(message_uuid, "handled")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
@@ -16,6 +18,7 @@ from sutra.channels.base import Channel
 from sutra.channels.simulator import Simulator
 from sutra.config import ServerSettings, get_settings
 from sutra.functions.services import Services
+from sutra.runtime.media import MediaStore
 from sutra.runtime.pipeline import Pipeline
 from sutra.runtime.runner import Runner
 from sutra.runtime.webhooks import WebhookSettings
@@ -68,7 +71,7 @@ def create_app(
         secret = config.webhook_secret
         runner = Runner(
             Repository(create_session_factory(engine)),
-            services=services or Services(http=http),
+            services=services or Services(http=http, db=create_session_factory(engine)),
             channel="sim",
             timezone=config.timezone,
             webhook_settings=WebhookSettings(
@@ -79,7 +82,8 @@ def create_app(
         )
         whatsapp = "whatsapp" if "whatsapp" in channels else "gupshup"
         runner.channels_by_scheme = {"whatsapp": whatsapp, "sim": "sim"}
-        pipeline = Pipeline(runner, channels, sweep_every=sweep_every)
+        media = MediaStore(Path(server.sutra_media_dir), server.sutra_public_url)
+        pipeline = Pipeline(runner, channels, sweep_every=sweep_every, media=media)
         app.state.sutra = AppState(server, runner, pipeline)
         await pipeline.start()
         try:
@@ -90,6 +94,9 @@ def create_app(
             await engine.dispose()
 
     app = FastAPI(title="Sutra", version="0.1.0", lifespan=lifespan)
+    media_dir = Path(server.sutra_media_dir)
+    media_dir.mkdir(parents=True, exist_ok=True)
+    app.mount("/media", StaticFiles(directory=media_dir), name="media")
     app.include_router(webhooks.router)
     app.include_router(api.router)
     simulator.install(app)

@@ -7,7 +7,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sutra.testing.graph_api import GraphAPIStubServer, signed_webhook, whatsapp_text_payload
+import httpx
+
+from sutra.testing.graph_api import (
+    GraphAPIStubServer,
+    signature_header,
+    signed_webhook,
+    whatsapp_text_payload,
+)
 from sutra.testing.openai_server import OpenAIStubServer, Reply
 from tests.server.conftest import (
     APP_SECRET,
@@ -112,8 +119,6 @@ def test_malformed_payloads_get_4xx_and_the_server_carries_on(
     import_example(server)
     raw = b"{not json"
     _, headers = signed_webhook(APP_SECRET, {})
-    from sutra.testing.graph_api import signature_header
-
     headers["X-Hub-Signature-256"] = signature_header(APP_SECRET, raw)
     assert server.post("/webhooks/whatsapp", content=raw, headers=headers).status_code == 400
     bad = {
@@ -147,9 +152,6 @@ def test_verification_handshake(
     make_server: Callable[..., ServerProcess],
 ) -> None:
     server = make_server(server_env)
-    ok = server.post  # noqa: F841 - keep the fixture shape obvious
-    import httpx
-
     url = f"{server.url}/webhooks/whatsapp"
     good = httpx.get(
         url,
@@ -188,3 +190,65 @@ def test_killing_the_server_during_a_gpt_call_still_answers_once(
     time.sleep(2)
     assert texts(graph) == [texts(graph)[0], "echo: What is photosynthesis?"]
     assert len(llm.requests) == 2
+
+
+def test_an_image_is_downloaded_by_id_and_served_to_the_flow(
+    server_env: dict[str, str],
+    make_server: Callable[..., ServerProcess],
+    graph: GraphAPIStubServer,
+    tmp_path: Path,
+) -> None:
+    server = make_server({**server_env, "SUTRA_MEDIA_DIR": str(tmp_path / "media")})
+    flow = {
+        "uuid": "3c0e8a52-1f0e-4b7e-9a70-000000000001",
+        "name": "Photo",
+        "spec_version": "13.1.0",
+        "nodes": [
+            {
+                "uuid": "n1",
+                "actions": [],
+                "exits": [{"uuid": "e1", "destination_uuid": "n2"}],
+                "router": {
+                    "type": "switch",
+                    "operand": "@input.text",
+                    "wait": {"type": "msg"},
+                    "result_name": "photo",
+                    "cases": [
+                        {"uuid": "c1", "type": "has_image", "arguments": [], "category_uuid": "k1"}
+                    ],
+                    "categories": [
+                        {"uuid": "k1", "name": "Image", "exit_uuid": "e1"},
+                        {"uuid": "k2", "name": "Other", "exit_uuid": "e1"},
+                    ],
+                    "default_category_uuid": "k2",
+                },
+            },
+            {
+                "uuid": "n2",
+                "exits": [{"uuid": "e2", "destination_uuid": None}],
+                "actions": [
+                    {
+                        "type": "send_msg",
+                        "uuid": "a1",
+                        "text": "@results.photo.category: @results.photo.value",
+                    }
+                ],
+            },
+        ],
+    }
+    assert server.api("POST", "/api/v1/flows/import", json=flow).status_code == 201
+    server.api("POST", f"/api/v1/flows/{flow['uuid']}/start", json={"urns": [f"whatsapp:{ASHA}"]})
+    picture = b"\xff\xd8\xff\xe0 a tiny jpeg"
+    media_id = graph.add_media(picture, "image/jpeg")
+    payload = whatsapp_text_payload(ASHA, "")
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    message.pop("text")
+    message.update(
+        type="image",
+        image={"id": media_id, "mime_type": "image/jpeg", "sha256": "x", "caption": "my crop"},
+    )
+    assert send(server, payload) == 200
+    wait_for(lambda: len(graph.sent) >= 1, what="the reply")
+    reply = texts(graph)[0]
+    assert reply.startswith("Image: /media/") and reply.endswith(".jpg")
+    assert httpx.get(server.url + reply.removeprefix("Image: ")).content == picture

@@ -1,0 +1,47 @@
+"""Inbound media: WhatsApp sends a media id, flows need a URL they can hand on (e.g. to GPT).
+
+The file is downloaded with the channel's token once, kept under the media folder and served
+by ``sutra serve`` at ``/media/<name>``; the message's attachment then points there.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import uuid
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class MediaStore:
+    def __init__(self, folder: Path, public_url: str = "") -> None:
+        self.folder = folder
+        self.public_url = public_url.rstrip("/")
+
+    async def localize(self, attachments: list[str], source: object) -> list[str] | None:
+        """Attachments with media ids replaced by Sutra URLs; None when nothing changed."""
+        download = getattr(source, "download_media", None)
+        if download is None:
+            return None
+        changed = False
+        out: list[str] = []
+        for attachment in attachments:
+            kind, _, ref = attachment.partition(":")
+            if kind == "geo" or not ref or ref.startswith(("http://", "https://", "/")):
+                out.append(attachment)
+                continue
+            try:
+                data, mime = await download(ref)
+            except Exception as exc:  # keep the id: the flow still sees that media came
+                log.warning("could not download media %s: %s", ref, exc)
+                out.append(attachment)
+                continue
+            mime = (mime or kind).split(";")[0].strip()
+            extension = mimetypes.guess_extension(mime) or ""
+            name = f"{uuid.uuid4().hex}{extension}"
+            self.folder.mkdir(parents=True, exist_ok=True)
+            (self.folder / name).write_bytes(data)
+            out.append(f"{mime}:{self.public_url}/media/{name}")
+            changed = True
+        return out if changed else None
