@@ -38,6 +38,10 @@ class ServerSettings(BaseSettings):
     gupshup_api_url: str = "https://api.gupshup.io"
     # Gupshup signs nothing: its callback URL carries this secret as ?token=...
     gupshup_webhook_token: SecretStr | None = None
+    # Inbound media is downloaded here and served at /media; the public URL makes the links
+    # absolute, for services outside (an LLM fetching an image).
+    sutra_media_dir: str = "media"
+    sutra_public_url: str = ""
 
 
 @lru_cache
