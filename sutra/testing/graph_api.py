@@ -23,25 +23,22 @@ Run ``python -m sutra.testing.graph_api --port 8766`` for a manual demo server.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import hashlib
 import hmac
 import itertools
 import json
-import socket
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+
+from sutra.testing.loopback import LoopbackServer
 
 DEFAULT_VERSION = "v21.0"
 DEFAULT_TOKEN = "test-access-token"
@@ -75,17 +72,9 @@ _PASS = PlannedError(0, {})
 
 @dataclass
 class _State:
-    delay: float
     lock: threading.Lock = field(default_factory=threading.Lock)
     received: list[RecordedRequest] = field(default_factory=list)
     plan: deque[PlannedError] = field(default_factory=deque)
-    loop: asyncio.AbstractEventLoop | None = None
-    stopping: asyncio.Event | None = None
-
-    async def pause(self, seconds: float) -> None:
-        if seconds > 0 and self.stopping is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), seconds)
 
     def record(self, request: Request, raw: bytes, body: Any) -> None:
         headers = {name.lower(): value for name, value in request.headers.items()}
@@ -101,34 +90,12 @@ class _State:
         return None if planned is _PASS else planned
 
 
-class LoopbackServer:
-    """A FastAPI app served by uvicorn from a daemon thread; the base of both stand-ins.
-
-    ``port=0`` picks a free port. ``delay`` (seconds) is added before every send's answer, as a
-    stand-in for provider latency in benchmarks.
-    """
+class RecordingServer(LoopbackServer):
+    """A stand-in that records what it receives and answers planned errors in turn."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, delay: float = 0.0) -> None:
-        self.host = host
-        self.port = port
-        self._state = _State(delay=delay)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def _make_app(self) -> FastAPI:
-        raise NotImplementedError
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def delay(self) -> float:
-        return self._state.delay
-
-    @delay.setter
-    def delay(self, seconds: float) -> None:
-        self._state.delay = seconds
+        super().__init__(host=host, port=port, delay=delay)
+        self._state = _State()
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -147,79 +114,6 @@ class LoopbackServer:
             self._state.plan.clear()
             self._state.received.clear()
 
-    def _lifespan(self) -> Any:
-        state = self._state
-
-        @contextlib.asynccontextmanager
-        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-            state.loop = asyncio.get_running_loop()
-            state.stopping = asyncio.Event()
-            yield
-
-        return lifespan
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("the server is already running")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._make_app(),
-            # Leave the host application's logging configuration alone.
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=5,
-            backlog=4096,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"{type(self).__name__} did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        if self._server is None or self._thread is None:
-            return
-        # uvicorn waits for in-flight answers, so wake those sleeping out a delay first.
-        if self._state.loop is not None and self._state.stopping is not None:
-            self._state.loop.call_soon_threadsafe(self._state.stopping.set)
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.stop)
-
 
 @dataclass(frozen=True)
 class _Media:
@@ -227,7 +121,7 @@ class _Media:
     mime_type: str
 
 
-class GraphAPIStubServer(LoopbackServer):
+class GraphAPIStubServer(RecordingServer):
     """Meta's Graph API for WhatsApp, on loopback; point ``WhatsAppCloud`` at :attr:`api_url`.
 
     Every request needs ``Authorization: Bearer <access_token>`` (code 190 otherwise). With
@@ -309,7 +203,7 @@ class GraphAPIStubServer(LoopbackServer):
             openapi_url=None,
             docs_url=None,
             redoc_url=None,
-            lifespan=self._lifespan(),
+            lifespan=self.clock.lifespan(),
         )
 
         # Registered before the catch-all media route below, which would match it too.
@@ -366,7 +260,7 @@ class GraphAPIStubServer(LoopbackServer):
             if not self._authorized(request):
                 return _invalid_token()
             planned = state.next_planned()
-            await state.pause(state.delay)
+            await self.clock.pause(self.clock.delay)
             if planned is not None:
                 return JSONResponse(planned.body, planned.status, headers=planned.headers)
             problem = _check_message(body) if self.validate else None

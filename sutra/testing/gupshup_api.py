@@ -30,13 +30,13 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from sutra.testing.graph_api import LoopbackServer, PlannedError, RecordedRequest
+from sutra.testing.graph_api import PlannedError, RecordedRequest, RecordingServer
 
 DEFAULT_API_KEY = "test-gupshup-key"
 DEFAULT_APP = "sutra-test"
 
 
-class GupshupStubServer(LoopbackServer):
+class GupshupStubServer(RecordingServer):
     """Gupshup's send API on loopback; point ``Gupshup`` at :attr:`api_url`."""
 
     def __init__(
@@ -90,7 +90,7 @@ class GupshupStubServer(LoopbackServer):
             openapi_url=None,
             docs_url=None,
             redoc_url=None,
-            lifespan=self._lifespan(),
+            lifespan=self.clock.lifespan(),
         )
 
         async def handle(request: Request, required: str) -> Response:
@@ -101,7 +101,7 @@ class GupshupStubServer(LoopbackServer):
             if request.headers.get("apikey") != self.api_key:
                 return _error(401, "Authentication Failed")
             planned = state.next_planned()
-            await state.pause(state.delay)
+            await self.clock.pause(self.clock.delay)
             if planned is not None:
                 return JSONResponse(planned.body, planned.status, headers=planned.headers)
             if form.get("channel") != "whatsapp":

@@ -18,22 +18,19 @@ Run ``python -m sutra.testing.openai_server --port 8765`` for a manual demo serv
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import itertools
 import json
-import socket
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from sutra.testing.loopback import Clock, LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -93,22 +90,13 @@ class Received:
 @dataclass
 class _State:
     api_key: str | None
-    delay: float
     plan: deque[Planned] = field(default_factory=deque)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: itertools.count[int] = field(default_factory=itertools.count)
-    # Set on the server's loop when stopping, to cut planned delays short.
-    loop: asyncio.AbstractEventLoop | None = None
-    stopping: asyncio.Event | None = None
-
-    async def pause(self, seconds: float) -> None:
-        if seconds > 0 and self.stopping is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), seconds)
 
 
-class OpenAIStubServer:
+class OpenAIStubServer(LoopbackServer):
     """Serves ``POST /v1/chat/completions`` from a background thread on ``host``.
 
     ``port=0`` picks a free port. ``api_key`` makes it reject other bearer tokens with 401.
@@ -123,23 +111,12 @@ class OpenAIStubServer:
         api_key: str | None = None,
         delay: float = 0.0,
     ) -> None:
-        self.host = host
-        self.port = port
-        self._state = _State(api_key=api_key, delay=delay)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host=host, port=port, delay=delay)
+        self._state = _State(api_key=api_key)
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
-
-    @property
-    def delay(self) -> float:
-        return self._state.delay
-
-    @delay.setter
-    def delay(self, seconds: float) -> None:
-        self._state.delay = seconds
 
     @property
     def received(self) -> list[Received]:
@@ -167,78 +144,17 @@ class OpenAIStubServer:
             self._state.plan.clear()
             self._state.received.clear()
 
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("the server is already running")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            _make_app(self._state),
-            # Leave the host application's logging configuration alone.
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=5,
-            backlog=4096,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the OpenAI stub server did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        if self._server is None or self._thread is None:
-            return
-        # uvicorn waits for in-flight answers, so wake those sleeping out a delay first.
-        if self._state.loop is not None and self._state.stopping is not None:
-            self._state.loop.call_soon_threadsafe(self._state.stopping.set)
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> OpenAIStubServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> OpenAIStubServer:
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.stop)
+    def _make_app(self) -> FastAPI:
+        return _make_app(self._state, self.clock)
 
 
-def _make_app(state: _State) -> FastAPI:
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state.loop = asyncio.get_running_loop()
-        state.stopping = asyncio.Event()
-        yield
-
+def _make_app(state: _State, clock: Clock) -> FastAPI:
     app = FastAPI(
-        title="OpenAI stub", openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan
+        title="OpenAI stub",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=clock.lifespan(),
     )
 
     @app.post("/v1/chat/completions")
@@ -276,8 +192,8 @@ def _make_app(state: _State) -> FastAPI:
         with state.lock:
             planned = state.plan.popleft() if state.plan else Reply()
             response_id = next(state.ids)
-        await state.pause(state.delay + planned.delay)
-        if state.stopping is not None and state.stopping.is_set():
+        await clock.pause(clock.delay + planned.delay)
+        if clock.stopping is not None and clock.stopping.is_set():
             return _error(ErrorReply(503, "The stub server is shutting down."))
         if isinstance(planned, ErrorReply):
             return _error(planned)
