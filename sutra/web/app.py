@@ -71,7 +71,7 @@ def create_app(
         secret = config.webhook_secret
         runner = Runner(
             Repository(create_session_factory(engine)),
-            services=services or Services(http=http, db=create_session_factory(engine)),
+            services=services or Services(http=http),
             channel="sim",
             timezone=config.timezone,
             webhook_settings=WebhookSettings(
