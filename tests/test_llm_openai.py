@@ -300,7 +300,11 @@ def test_provider_works_across_event_loops(stub: OpenAIStubServer) -> None:
     assert first.text == second.text == "echo: hello big world"
 
 
-def test_get_provider_shares_one_provider_per_key(stub: OpenAIStubServer) -> None:
+def test_get_provider_shares_one_provider_per_key(
+    stub: OpenAIStubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A platform key makes "auto" (the default) choose OpenAI; see tests/test_llm_local.py.
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
     org = {"openai_api_key": KEY, "openai_base_url": stub.base_url}
 
     assert get_provider(org) is get_provider(dict(org))

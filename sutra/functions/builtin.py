@@ -1,5 +1,5 @@
 """The webhook functions shipped with Sutra; importing this module registers them."""
 
-from sutra.functions import basic, gpt
+from sutra.functions import basic, gpt, vision
 
-__all__ = ["basic", "gpt"]
+__all__ = ["basic", "gpt", "vision"]

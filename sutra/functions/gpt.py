@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
+from sutra.config import get_settings
+from sutra.functions.llmcall import Caller, complete
 from sutra.functions.registry import FunctionCall, FunctionError, function
-from sutra.llm.base import LLMError
+from sutra.llm.memory import Memory, Thread, default_thread
 
 DEFAULT_MODEL = "gpt-4o"
 RESPONSE_FORMAT_TYPES = ("json_object", "json_schema")
@@ -21,44 +24,84 @@ async def parse_via_chat_gpt(call: FunctionCall) -> dict[str, Any]:
     """Send ``question_text`` (with ``prompt`` as the system message) to a chat model.
 
     The reply is stored as ``parsed_msg``; a reply that is a JSON object or array is decoded, so a
-    flow can read ``@results.NAME.parsed_msg.key``.
+    flow can read ``@results.NAME.parsed_msg.key``. With ``thread_id`` (or ``memory: true``, the
+    contact's own thread) the model also gets the thread's previous turns, and the result carries
+    ``thread_id`` for the flow to pass on.
     """
     fields = call.fields
     question = fields.get("question_text")
     if question is None or not str(question).strip():
         raise FunctionError("question_text is empty")
+    question = str(question)
+
+    model = str(fields.get("model") or fields.get("gpt_model") or DEFAULT_MODEL).strip()
+    temperature = parse_temperature(fields.get("temperature"))
+    response_format = parse_response_format(fields.get("response_format"))
+    thread = _thread(call)
 
     messages: list[dict[str, Any]] = []
     prompt = fields.get("prompt")
     if prompt is not None:
         messages.append({"role": "system", "content": str(prompt)})
-    messages.append({"role": "user", "content": str(question)})
+    if thread is not None:
+        messages += await thread.history()
+    messages.append({"role": "user", "content": question})
 
-    model = str(fields.get("model") or fields.get("gpt_model") or DEFAULT_MODEL).strip()
-    temperature = _temperature(fields.get("temperature"))
-    response_format = _response_format(fields.get("response_format"))
-
-    provider = call.services.llm
-    if provider is None:
-        # Imported here so that loading the function registry never pulls in the OpenAI SDK.
-        from sutra.llm.select import get_provider
-
-        provider = get_provider(call.services.settings)
-    try:
-        completion = await provider.complete(
-            messages, model=model, temperature=temperature, response_format=response_format
-        )
-    except LLMError as exc:
-        raise FunctionError(exc.reason, status=exc.status) from exc
-    call.usage.append(completion.usage)
-    return {"success": True, "parsed_msg": _decode(completion.text)}
+    completion = await complete(
+        call,
+        messages,
+        function="parse_via_chat_gpt",
+        model=model,
+        temperature=temperature,
+        response_format=response_format,
+    )
+    result: dict[str, Any] = {"success": True, "parsed_msg": decode_reply(completion.text)}
+    if thread is not None:
+        await thread.append(question, completion.text)
+        result["thread_id"] = thread.thread_id
+    return result
 
 
-def _temperature(value: Any) -> float:
+def _thread(call: FunctionCall) -> Thread | None:
+    """The thread to remember in: the flow's ``thread_id``, else with ``memory: true`` the
+    contact's own thread (a fresh one when there is no contact), else none."""
+    caller = Caller.of(call)
+    given = str(call.fields.get("thread_id") or "").strip()
+    # The first call of a flow that passes on ``@results.NAME.thread_id`` has no such result yet,
+    # and templates leave what does not resolve as written: that is no thread id.
+    if given and not given.startswith("@"):
+        thread_id = given
+    elif _truthy(call.fields.get("memory")):
+        thread_id = default_thread(caller.contact_id) or f"thread-{uuid.uuid4()}"
+    else:
+        return None
+    if call.services.db is None or caller.organization_id is None:
+        raise FunctionError("conversation memory needs a database and an organization_id")
+    config = get_settings()
+    memory = Memory(
+        call.services.db, max_turns=config.llm_memory_turns, max_tokens=config.llm_memory_tokens
+    )
+    return memory.thread(
+        organization_id=caller.organization_id, contact_id=caller.contact_id, thread_id=thread_id
+    )
+
+
+def _truthy(value: Any) -> bool:
+    """A flag from a templated body, where ``true`` may arrive as text.
+
+    >>> [_truthy(v) for v in (True, "true", "Yes", "1", 1, None, "", "false", 0)]
+    [True, True, True, True, True, False, False, False, False]
+    """
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "on")
+    return bool(value)
+
+
+def parse_temperature(value: Any) -> float:
     """The sampling temperature; flow bodies are templated text, so numeric strings count.
 
-    >>> _temperature(None), _temperature(""), _temperature("0.7"), _temperature(1)
-    (0.0, 0.0, 0.7, 1.0)
+    >>> [parse_temperature(v) for v in (None, "", "0.7", 1)]
+    [0.0, 0.0, 0.7, 1.0]
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         return 0.0
@@ -70,12 +113,12 @@ def _temperature(value: Any) -> float:
         raise FunctionError("temperature should be a number") from None
 
 
-def _response_format(value: Any) -> dict[str, Any] | None:
+def parse_response_format(value: Any) -> dict[str, Any] | None:
     """The ``response_format`` to send, given as an object or as its JSON text.
 
-    >>> _response_format('{"type": "json_object"}')
+    >>> parse_response_format('{"type": "json_object"}')
     {'type': 'json_object'}
-    >>> _response_format(None) is None
+    >>> parse_response_format(None) is None
     True
     """
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -90,12 +133,12 @@ def _response_format(value: Any) -> dict[str, Any] | None:
     return value
 
 
-def _decode(text: str) -> Any:
+def decode_reply(text: str) -> Any:
     """The reply as a JSON object or array when it is one, otherwise the text unchanged.
 
-    >>> _decode('{"answer": 42}')
+    >>> decode_reply('{"answer": 42}')
     {'answer': 42}
-    >>> _decode("42")
+    >>> decode_reply("42")
     '42'
     """
     try:

@@ -1,4 +1,4 @@
-"""What a webhook function may use: the LLM provider, an HTTP client, settings."""
+"""What a webhook function may use: the LLM provider, an HTTP client, the database, settings."""
 
 from __future__ import annotations
 
@@ -7,12 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import httpx
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from sutra.llm.base import LLMProvider
 
 
 @dataclass
 class Services:
+    # Set: every LLM call uses this provider. None: chosen per call (sutra.llm.select).
     llm: LLMProvider | None = None
     http: httpx.AsyncClient | None = None
+    # Overrides of the organisation's settings (its stored settings are read through ``db``).
     settings: dict[str, Any] = field(default_factory=dict)
+    # LLM usage, budgets and conversation memory live here; without it they are off.
+    db: async_sessionmaker[AsyncSession] | None = None

@@ -33,7 +33,7 @@ async def open_runner(
         secret = settings.webhook_secret
         yield Runner(
             repo,
-            services=Services(http=http),
+            services=Services(http=http, db=repo.sessions),
             channel=channel,
             send=send,
             timezone=settings.timezone,

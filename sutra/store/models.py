@@ -38,6 +38,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncAttrs
@@ -58,13 +59,17 @@ __all__ = [
     "FlowSession",
     "Global",
     "Group",
+    "LLMTurn",
+    "LLMUsage",
     "Message",
     "MessageDirection",
     "MessageStatus",
     "Organization",
     "Run",
+    "ServerSecret",
     "SessionStatus",
     "UTCDateTime",
+    "User",
     "WaitKind",
     "WebhookLog",
     "contact_groups",
@@ -507,4 +512,83 @@ class WebhookLog(Base):
     llm_model: Mapped[str | None] = mapped_column(String())
     prompt_tokens: Mapped[int | None] = mapped_column(Integer())
     completion_tokens: Mapped[int | None] = mapped_column(Integer())
+    created_at: Mapped[datetime] = _created_at()
+
+
+class LLMUsage(Base):
+    """One LLM call's tokens, latency and cost, for ``sutra usage`` and the budgets."""
+
+    __tablename__ = "llm_usage"
+    __table_args__ = (
+        # The monthly budget sums an organisation's month; the daily cap a contact's day.
+        Index("ix_llm_usage_organization_id_created_at", "organization_id", "created_at"),
+        Index("ix_llm_usage_contact_id_created_at", "contact_id", "created_at"),
+    )
+
+    id: Mapped[int] = _id()
+    organization_id: Mapped[int] = _fk("organizations.id")
+    # Usage is billed whoever asked: a deleted contact's calls stay counted, only unlinked.
+    contact_id: Mapped[int | None] = _fk("contacts.id", ondelete="SET NULL", nullable=True)
+    flow_uuid: Mapped[str | None] = mapped_column(String())
+    function: Mapped[str | None] = mapped_column(String())
+    provider: Mapped[str] = mapped_column(String())
+    model: Mapped[str] = mapped_column(String())
+    prompt_tokens: Mapped[int] = mapped_column(Integer(), default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer(), default=0)
+    latency_ms: Mapped[float] = mapped_column(Float(), default=0.0)
+    # USD, from the price table at the time of the call.
+    cost: Mapped[float] = mapped_column(Float(), default=0.0)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class LLMTurn(Base):
+    """One question and answer of a conversation the LLM remembers (``thread_id``)."""
+
+    __tablename__ = "llm_turns"
+    __table_args__ = (
+        Index("ix_llm_turns_organization_id_thread_id", "organization_id", "thread_id"),
+    )
+
+    id: Mapped[int] = _id()
+    organization_id: Mapped[int] = _fk("organizations.id")
+    # A contact's conversations are their data: deleting the contact deletes them.
+    contact_id: Mapped[int | None] = _fk("contacts.id", ondelete="CASCADE", nullable=True)
+    thread_id: Mapped[str] = mapped_column(String())
+    question: Mapped[str] = mapped_column(Text())
+    answer: Mapped[str] = mapped_column(Text())
+    # Estimated (about 4 characters a token): the memory is trimmed to a token budget.
+    tokens: Mapped[int] = mapped_column(Integer())
+    created_at: Mapped[datetime] = _created_at()
+
+
+class User(Base):
+    """A staff account: signs in to the flow editor, the flow list and the simulator."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = _id()
+    organization_id: Mapped[int] = _fk("organizations.id")
+    # Stored lower-cased: people type their address in whatever case; sign-in is by email alone,
+    # so it is unique across organisations.
+    email: Mapped[str] = mapped_column(String(), unique=True)
+    name: Mapped[str | None] = mapped_column(String())
+    # argon2id, in the PHC string format ("$argon2id$v=19$m=...").
+    password_hash: Mapped[str] = mapped_column(String())
+    is_active: Mapped[bool] = mapped_column(Boolean(), default=True, server_default=true())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class ServerSecret(Base):
+    """Secrets the server makes for itself, e.g. the key that signs session cookies.
+
+    Kept in the database rather than a file so that every process sharing the database signs
+    and checks cookies with the same key, and sign-ins survive restarts and redeployments.
+    """
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(), primary_key=True)
+    value: Mapped[str] = mapped_column(Text())
     created_at: Mapped[datetime] = _created_at()

@@ -1,4 +1,5 @@
-"""The ``sutra serve`` application: channel webhooks, REST API, simulator, health, metrics."""
+"""The ``sutra serve`` application: channel webhooks, REST API, flow editor, simulator, health,
+metrics."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from sutra.runtime.runner import Runner
 from sutra.runtime.webhooks import WebhookSettings
 from sutra.store.db import create_async_engine_for, create_session_factory, migrate
 from sutra.store.repository import Repository
-from sutra.web import api, simulator, webhooks
+from sutra.web import api, auth, editor, pages, simulator, webhooks
 from sutra.web.state import AppState
 
 
@@ -71,7 +72,7 @@ def create_app(
         secret = config.webhook_secret
         runner = Runner(
             Repository(create_session_factory(engine)),
-            services=services or Services(http=http),
+            services=services or Services(http=http, db=create_session_factory(engine)),
             channel="sim",
             timezone=config.timezone,
             webhook_settings=WebhookSettings(
@@ -99,6 +100,10 @@ def create_app(
     app.mount("/media", StaticFiles(directory=media_dir), name="media")
     app.include_router(webhooks.router)
     app.include_router(api.router)
+    # The pages staff use (sign-in, flows, flow editor, simulator): they need a session.
+    auth.install(app)
+    editor.install(app, server)
+    app.include_router(pages.router)
     simulator.install(app)
 
     @app.get("/healthz", tags=["ops"])

@@ -14,6 +14,8 @@ Test contacts have the urn ``sim:<name>``: the runner routes the ``sim`` scheme 
 simulator channel, which only stores replies, so nothing typed here can reach WhatsApp. A
 message goes exactly the way a channel webhook's does (stored, then the pipeline is notified),
 so the simulator exercises the same code as production, keywords, webhooks and GPT included.
+
+Only signed-in staff may use it (:mod:`sutra.web.auth`): test contacts start real flows.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from pydantic import BaseModel, Field, StringConstraints
 from sutra.engine.session import Contact, Input
 from sutra.runtime import metrics
 from sutra.store import models as m
-from sutra.web import queries
+from sutra.web import auth, queries
+from sutra.web.auth import api_user, page_user
 from sutra.web.state import AppState, app_state
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,9 @@ URN_SCHEME = "sim"
 
 router = APIRouter(tags=["simulator"])
 State = Annotated[AppState, Depends(app_state)]
+# Staff only: the page redirects to the sign-in form, the API answers 401 (and checks CSRF).
+SignedInPage = [Depends(page_user)]
+SignedIn = [Depends(api_user)]
 
 # A name becomes the urn path ``sim:<name>``: letters (any script), digits, ``.``, ``_``, ``-``.
 _NAME_PATTERN = r"^[\w.\-]+$"
@@ -79,6 +85,7 @@ def install(app: FastAPI) -> None:
     ):
         app.include_router(router)
     mount(app)
+    auth.install(app)
 
 
 def urn_for(name: str) -> str:
@@ -237,7 +244,7 @@ Starts = Annotated[_Starts, Depends(_starts)]
 # --- the page ----------------------------------------------------------------------------------
 
 
-@router.get(PAGE_PATH, include_in_schema=False)
+@router.get(PAGE_PATH, include_in_schema=False, dependencies=SignedInPage)
 async def page() -> FileResponse:
     # no-cache: the page is tiny, and a stale copy after an upgrade would call old endpoints.
     return FileResponse(
@@ -250,7 +257,7 @@ async def page() -> FileResponse:
 # --- the API -----------------------------------------------------------------------------------
 
 
-@router.get("/simulator/api/flows")
+@router.get("/simulator/api/flows", dependencies=SignedIn)
 async def list_flows(state: State) -> FlowsOut:
     flows = await queries.active_flows(state.repo)
     return FlowsOut(
@@ -258,7 +265,7 @@ async def list_flows(state: State) -> FlowsOut:
     )
 
 
-@router.post("/simulator/api/start", status_code=202)
+@router.post("/simulator/api/start", status_code=202, dependencies=SignedIn)
 async def start_flow(
     body: StartIn, state: State, starts: Starts, background: BackgroundTasks
 ) -> StartOut:
@@ -311,7 +318,7 @@ async def _run_start(state: AppState, starts: _Starts, contact: Contact, flow_uu
         pipeline.notify(contact.id)
 
 
-@router.post("/simulator/api/messages", status_code=202)
+@router.post("/simulator/api/messages", status_code=202, dependencies=SignedIn)
 async def send_message(body: SendIn, state: State) -> SendOut:
     if not body.text.strip():
         raise HTTPException(422, "the message is empty")
@@ -332,7 +339,7 @@ async def send_message(body: SendIn, state: State) -> SendOut:
     return SendOut(id=message_id, uuid=incoming.uuid)
 
 
-@router.get("/simulator/api/messages")
+@router.get("/simulator/api/messages", dependencies=SignedIn)
 async def poll_messages(
     state: State,
     starts: Starts,
@@ -350,7 +357,7 @@ async def poll_messages(
     )
 
 
-@router.get("/simulator/api/contact")
+@router.get("/simulator/api/contact", dependencies=SignedIn)
 async def contact_state(state: State, starts: Starts, contact: ContactQuery) -> ContactStateOut:
     row = await queries.contact_by_urn(state.repo, urn_for(contact))
     if row is None:

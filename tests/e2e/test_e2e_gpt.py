@@ -193,6 +193,8 @@ def test_missing_api_key_is_a_failure_with_a_hint(
     tmp_path: Path, cli_env: dict[str, str], openai_stub: OpenAIStubServer
 ) -> None:
     env = {key: value for key, value in cli_env.items() if key != "OPENAI_API_KEY"}
+    # Forced: by default ("auto") no key means the embedded model (test_e2e_local_llm.py).
+    env["SUTRA_LLM"] = "openai"
 
     sim = simulate(ASK_GPT, "Anyone there?", env=env, cwd=tmp_path)
 

@@ -1,7 +1,8 @@
 """The simulator's JSON API, on the real app (lifespan, pipeline, SQLite) with the OpenAI stub.
 
 Requests go through httpx's ASGI transport inside the app's own lifespan, so the pipeline's
-background work runs on the test's event loop and nothing listens on a port.
+background work runs on the test's event loop and nothing listens on a port. The client signs in
+first, as the simulator is for staff only.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sutra.flows import parse_flow_file
 from sutra.functions.services import Services
 from sutra.llm.openai_provider import OpenAIProvider
 from sutra.store import models as m
+from sutra.testing.accounts import sign_in
 from sutra.testing.openai_server import OpenAIStubServer, Reply
 from sutra.web import simulator
 from sutra.web.app import create_app
@@ -139,6 +141,8 @@ async def _open(
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as http,
     ):
+        # The simulator is for signed-in staff; the client also sends the CSRF header from now on.
+        await sign_in(http, app.state.sutra.repo.sessions)
         yield Sim(app, http)
 
 
@@ -247,6 +251,29 @@ async def test_page_and_static_files_are_served(sim: Sim) -> None:
     for text in (page.text, (await sim.http.get("/simulator/static/simulator.css")).text):
         assert "http://" not in text
         assert "https://" not in text
+
+
+async def test_needs_a_signed_in_user_and_the_csrf_header(sim: Sim) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sim.app), base_url="http://sim"
+    ) as stranger:
+        page = await stranger.get("/simulator")
+        assert page.status_code == 303
+        assert page.headers["location"] == "/login?next=/simulator"
+        for path in ("/simulator/api/flows", "/simulator/api/messages?contact=asha"):
+            assert (await stranger.get(path)).status_code == 401, path
+        refused = await stranger.post(
+            "/simulator/api/messages", json={"contact": "asha", "text": "hi"}
+        )
+        assert refused.status_code == 401
+    # Signed in, but a state-changing request without the header is refused (CSRF).
+    token = sim.http.headers.pop("X-CSRFToken")
+    try:
+        assert (await sim.send("asha", "hi")).status_code == 403
+        assert (await sim.http.get("/simulator/api/flows")).status_code == 200
+    finally:
+        sim.http.headers["X-CSRFToken"] = token
+    assert (await sim.send("asha", "hi")).status_code == 202
 
 
 async def test_lists_flows_with_keywords(sim: Sim) -> None:

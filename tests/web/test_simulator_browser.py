@@ -3,39 +3,35 @@ against the real app served by uvicorn on a loopback port, with the OpenAI stub 
 
 Needs ``/usr/bin/chromium`` (``apt-get install chromium``) and the ``playwright`` package; never
 ``playwright install``, which downloads a browser. Without them the tests fail when ``CI`` is
-set, and are skipped otherwise. With ``SUTRA_UPDATE_SCREENSHOTS=1`` the GPT test refreshes
+set, and are skipped otherwise (sutra.testing.live). Each page signs in first: the simulator is
+for staff only. With ``SUTRA_UPDATE_SCREENSHOTS=1`` the GPT test refreshes
 ``docs/simulator.png``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
-import socket
 import struct
 import tempfile
-import threading
-import time
 import uuid
 import zlib
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from sutra.config import ServerSettings, get_settings
 from sutra.flows import parse_flow_file
 from sutra.functions.services import Services
 from sutra.llm.openai_provider import OpenAIProvider
+from sutra.testing.accounts import TEST_EMAIL, TEST_PASSWORD, ensure_user
+from sutra.testing.live import CHROMIUM, CHROMIUM_ARGS, LiveServer, require_browser
 from sutra.testing.openai_server import OpenAIStubServer, Reply
 from sutra.web import simulator
 from sutra.web.app import create_app
-from sutra.web.state import AppState
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Route
@@ -47,18 +43,6 @@ SCREENSHOT = (
     if os.environ.get("SUTRA_UPDATE_SCREENSHOTS")
     else Path(tempfile.gettempdir()) / "sutra-simulator.png"
 )
-CHROMIUM = Path("/usr/bin/chromium")
-# The flags Chromium needs on these machines (see the browser-tests spec): without the
-# networking ones it keeps trying to reach outside hosts, which are refused here.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ASK_GPT = "5b8e4d3a-6f0e-4c1d-9a55-2f4a1e0c9b10"
 TEA = "7ea00000-0000-4000-8000-000000000001"
 API_KEY = "sk-simulator-browser-0123456789"
@@ -70,74 +54,10 @@ ANSWER = (
 MEDIA_URL = "https://media.example.org/tea.png"
 TIMEOUT_MS = 15_000
 
-T = TypeVar("T")
-
-
-def _browser_missing() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install playwright)"
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is missing (apt-get install chromium)"
-    return None
-
 
 @pytest.fixture(scope="module", autouse=True)
-def require_browser() -> None:
-    missing = _browser_missing()
-    if missing is None:
-        return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"browser tests cannot run in CI: {missing}")
-    pytest.skip(f"browser tests need a browser: {missing}")
-
-
-# --- a real server on loopback -----------------------------------------------------------------
-
-
-class LiveServer:
-    """The app under uvicorn in a thread with its own event loop, on a free loopback port."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
-        self._server = uvicorn.Server(config)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def state(self) -> AppState:
-        state: AppState = self.app.state.sutra
-        return state
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._server.serve(sockets=[self._sock]))
-
-    def start(self) -> None:
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the app did not start")
-            time.sleep(0.02)
-
-    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the server's loop: its database engine belongs to that loop."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=30)
-        self._sock.close()
+def browser_present() -> None:
+    require_browser()
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +90,8 @@ def live(tmp_path_factory: pytest.TempPathFactory, stub: OpenAIStubServer) -> It
                 TEA_FLOW,
             ):
                 server.call(server.state.repo.import_flow_file(parse_flow_file(data)))
+            # The simulator is for signed-in staff only.
+            server.call(ensure_user(server.state.repo.sessions))
             yield server
         finally:
             server.stop()
@@ -208,11 +130,22 @@ def page(browser: Browser, live: LiveServer) -> Iterator[Page]:
 
     opened.on("request", watch)
     opened.route(MEDIA_URL, _serve_png)
+    _sign_in(opened, live)
     yield opened
     context.close()
     assert problems == [], problems
     # The page works offline: it asks nothing of the internet.
     assert outside == [], outside
+
+
+def _sign_in(page: Page, live: LiveServer) -> None:
+    page.goto(f"{live.url}/simulator")
+    # Not signed in yet: the simulator sends the browser to the sign-in form first.
+    page.wait_for_url(f"{live.url}/login?next=/simulator")
+    page.fill("input[name=email]", TEST_EMAIL)
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live.url}/simulator")
 
 
 def _serve_png(route: Route) -> None:

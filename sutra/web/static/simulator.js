@@ -91,13 +91,29 @@
     return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
   }
 
+  function csrfToken() {
+    for (const part of document.cookie.split(";")) {
+      const [key, ...rest] = part.trim().split("=");
+      if (key === "csrftoken") return decodeURIComponent(rest.join("="));
+    }
+    return "";
+  }
+
   async function api(method, path, body) {
     const init = { method, headers: { Accept: "application/json" } };
+    // The token the server set at sign-in: every state-changing request must carry it.
+    if (method !== "GET") init.headers["X-CSRFToken"] = csrfToken();
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
     const response = await fetch(path, init);
+    if (response.status === 401) {
+      // Signed out meanwhile: sign in again and come back here.
+      const here = window.location.pathname + window.location.search;
+      window.location.assign(`/login?next=${encodeURIComponent(here)}`);
+      throw new Error("signed out");
+    }
     let data = null;
     try {
       data = await response.json();

@@ -1,0 +1,124 @@
+"""One LLM call from a webhook function: budgets, provider choice, the call, usage records.
+
+Every LLM-backed function goes through :func:`complete`, so that none of them can skip the
+budget check or forget to record what it spent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sutra.config import get_settings
+from sutra.functions.registry import FunctionCall, FunctionError
+from sutra.llm.base import Completion, LLMError
+from sutra.llm.usage import Limits, UsageStore, cost_of
+from sutra.store import models as m
+
+log = logging.getLogger(__name__)
+
+BUDGET_EXCEEDED = "budget exceeded"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a call is made for, from the fields the platform adds to every function call."""
+
+    organization_id: int | None
+    contact_id: int | None
+    flow_uuid: str | None
+
+    @classmethod
+    def of(cls, call: FunctionCall) -> Caller:
+        flow = call.fields.get("flow_id")
+        return cls(
+            organization_id=_int(call.fields.get("organization_id")),
+            contact_id=_int(call.fields.get("contact_id")),
+            flow_uuid=str(flow) if flow else None,
+        )
+
+
+def _int(value: Any) -> int | None:
+    """An id as stored: an int, or text of one; anything else is no id.
+
+    >>> _int(3), _int("12"), _int("sim:x"), _int(None), _int(True)
+    (3, 12, None, None, None)
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+async def org_settings(call: FunctionCall, caller: Caller) -> dict[str, Any]:
+    """The organisation's stored settings, overridden by ``Services.settings``."""
+    settings: dict[str, Any] = {}
+    db = call.services.db
+    if db is not None and caller.organization_id is not None:
+        async with db() as session:
+            org = await session.get(m.Organization, caller.organization_id)
+            if org is not None and isinstance(org.settings, dict):
+                settings.update(org.settings)
+    settings.update(call.services.settings)
+    return settings
+
+
+async def complete(
+    call: FunctionCall,
+    messages: list[dict[str, Any]],
+    *,
+    function: str,
+    model: str,
+    temperature: float = 0.0,
+    response_format: dict[str, Any] | None = None,
+    max_tokens: int | None = None,
+) -> Completion:
+    """Ask the organisation's provider; Failure ("budget exceeded") without asking when a budget
+    is used up. The usage goes to ``call.usage`` (the webhook log) and the usage table."""
+    config = get_settings()
+    caller = Caller.of(call)
+    settings = await org_settings(call, caller)
+    db = call.services.db
+    store = UsageStore(db) if db is not None and caller.organization_id is not None else None
+    if store is not None and caller.organization_id is not None:
+        limits = Limits.of(
+            settings, monthly=config.llm_monthly_budget, daily=config.llm_contact_daily_tokens
+        )
+        why = await store.exceeded(
+            limits, organization_id=caller.organization_id, contact_id=caller.contact_id
+        )
+        if why is not None:
+            log.info("%s refused for flow %s: %s", function, caller.flow_uuid, why)
+            raise FunctionError(BUDGET_EXCEEDED, status=429)
+    try:
+        provider = call.services.llm
+        if provider is None:
+            # Imported here so that loading the function registry never pulls in the SDKs.
+            from sutra.llm.select import get_provider
+
+            provider = get_provider(settings, config)
+        completion = await provider.complete(
+            messages,
+            model=model,
+            temperature=temperature,
+            response_format=response_format,
+            max_tokens=max_tokens,
+        )
+    except LLMError as exc:
+        raise FunctionError(exc.reason, status=exc.status) from exc
+    usage = completion.usage
+    call.usage.append(usage)
+    if store is not None and caller.organization_id is not None:
+        await store.record(
+            usage,
+            organization_id=caller.organization_id,
+            contact_id=caller.contact_id,
+            flow_uuid=caller.flow_uuid,
+            function=function,
+            cost=cost_of(usage, config.llm_prices),
+        )
+    return completion

@@ -1,0 +1,186 @@
+"""Staff accounts (argon2-hashed passwords) and the secrets the server makes for itself.
+
+Used by ``sutra user ...`` and by the web sign-in. Hashing and checking a password take tens of
+milliseconds of CPU on purpose (that is what makes a stolen hash slow to crack), so the async
+functions do it in a worker thread rather than on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import Callable
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sutra.store import models as m
+
+MIN_PASSWORD_LENGTH = 8
+
+# argon2-cffi's defaults (argon2id, RFC 9106's low-memory profile): kept in one place so that a
+# later change of parameters rehashes old passwords at their next sign-in.
+_hasher = PasswordHasher()
+# Checked against when the email is unknown, so that a wrong address takes as long to refuse as
+# a wrong password and response times do not tell which addresses have accounts.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class UserError(ValueError):
+    """A user cannot be created or changed; the message says why, for a person to read."""
+
+
+def normalize_email(email: str) -> str:
+    """The address as stored: trimmed and lower-cased.
+
+    >>> normalize_email("  Asha@Example.ORG ")
+    'asha@example.org'
+    """
+    return email.strip().lower()
+
+
+def email_problem(email: str) -> str | None:
+    """Why ``email`` cannot name an account, or None.
+
+    >>> email_problem("asha@example.org"), email_problem("asha"), email_problem("a b@c.d")
+    (None, 'not an email address: "asha"', 'not an email address: "a b@c.d"')
+    """
+    local, at, domain = email.partition("@")
+    if not at or not local or not domain or any(c.isspace() for c in email):
+        return f'not an email address: "{email}"'
+    return None
+
+
+def password_problem(password: str) -> str | None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
+    return None
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_tag(password_hash: str) -> str:
+    """A short digest of the stored hash, carried in session cookies.
+
+    A new password changes it, which ends every session signed in with the old one.
+    """
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+async def create_user(
+    sessions: async_sessionmaker[AsyncSession],
+    email: str,
+    password: str,
+    *,
+    name: str | None = None,
+    organization_id: int = 1,
+) -> m.User:
+    email = normalize_email(email)
+    problem = email_problem(email) or password_problem(password)
+    if problem:
+        raise UserError(problem)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    try:
+        async with sessions.begin() as db:
+            user = m.User(
+                organization_id=organization_id,
+                email=email,
+                name=name,
+                password_hash=password_hash,
+                is_active=True,
+            )
+            db.add(user)
+    except IntegrityError:
+        raise UserError(f"a user with the email {email} exists already") from None
+    return user
+
+
+async def set_password(
+    sessions: async_sessionmaker[AsyncSession], email: str, password: str
+) -> None:
+    problem = password_problem(password)
+    if problem:
+        raise UserError(problem)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    async with sessions.begin() as db:
+        user = await db.scalar(select(m.User).where(m.User.email == normalize_email(email)))
+        if user is None:
+            raise UserError(f"no user with the email {normalize_email(email)}")
+        user.password_hash = password_hash
+
+
+async def set_active(sessions: async_sessionmaker[AsyncSession], email: str, active: bool) -> None:
+    async with sessions.begin() as db:
+        user = await db.scalar(select(m.User).where(m.User.email == normalize_email(email)))
+        if user is None:
+            raise UserError(f"no user with the email {normalize_email(email)}")
+        user.is_active = active
+
+
+async def list_users(sessions: async_sessionmaker[AsyncSession]) -> list[m.User]:
+    async with sessions() as db:
+        return list(await db.scalars(select(m.User).order_by(m.User.email)))
+
+
+async def get_user(sessions: async_sessionmaker[AsyncSession], user_id: int) -> m.User | None:
+    async with sessions() as db:
+        user: m.User | None = await db.get(m.User, user_id)
+        return user
+
+
+async def authenticate(
+    sessions: async_sessionmaker[AsyncSession], email: str, password: str
+) -> m.User | None:
+    """The active user with this email and password, else None (whichever of them was wrong)."""
+    async with sessions() as db:
+        user = await db.scalar(select(m.User).where(m.User.email == normalize_email(email)))
+    stored = user.password_hash if user is not None else _DUMMY_HASH
+    ok = await asyncio.to_thread(verify_password, stored, password)
+    if user is None or not ok or not user.is_active:
+        return None
+    async with sessions.begin() as db:
+        row = await db.get(m.User, user.id)
+        if row is not None:
+            row.last_login_at = m.utcnow()
+            if _hasher.check_needs_rehash(row.password_hash):
+                row.password_hash = await asyncio.to_thread(hash_password, password)
+            user = row
+    return user
+
+
+async def server_secret(
+    sessions: async_sessionmaker[AsyncSession],
+    name: str,
+    make: Callable[[], str] = lambda: secrets.token_urlsafe(48),
+) -> str:
+    """The secret called ``name``, made and stored on first use.
+
+    Two processes starting together may both make one; the primary key lets only the first
+    insert win, and the other reads the winner's.
+    """
+    async with sessions() as db:
+        found = await db.get(m.ServerSecret, name)
+        if found is not None:
+            return found.value
+    try:
+        async with sessions.begin() as db:
+            db.add(m.ServerSecret(name=name, value=make()))
+    except IntegrityError:
+        pass
+    async with sessions() as db:
+        stored = await db.get(m.ServerSecret, name)
+        assert stored is not None
+        return stored.value

@@ -1,0 +1,59 @@
+// What Sutra's pages share: JSON requests that carry the CSRF token, and signing out.
+"use strict";
+
+window.sutra = (() => {
+  function cookie(name) {
+    for (const part of document.cookie.split(";")) {
+      const [key, ...rest] = part.trim().split("=");
+      if (key === name) return decodeURIComponent(rest.join("="));
+    }
+    return "";
+  }
+
+  // Every state-changing request must send the token the server set at sign-in.
+  async function request(method, path, body) {
+    const init = { method, headers: { Accept: "application/json" } };
+    if (method !== "GET") init.headers["X-CSRFToken"] = cookie("csrftoken");
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = typeof body === "string" ? body : JSON.stringify(body);
+    }
+    const response = await fetch(path, init);
+    if (response.status === 401) {
+      // Signed out meanwhile (or the session ran out): sign in and come back.
+      window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+      throw new Error("signed out");
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch {
+      // Not JSON: the status says enough.
+    }
+    if (!response.ok) {
+      const detail = data && (data.detail || data.description || data.error);
+      let message = `${response.status} ${response.statusText}`;
+      if (typeof detail === "string") message = detail;
+      else if (Array.isArray(detail) && detail.length) {
+        message = detail.map((d) => d.msg || String(d)).join("; ");
+      }
+      const error = new Error(message);
+      error.data = data;
+      throw error;
+    }
+    return data;
+  }
+
+  const signOut = document.getElementById("sign-out");
+  if (signOut) {
+    signOut.addEventListener("click", async () => {
+      try {
+        await request("POST", "/logout");
+      } finally {
+        window.location.assign("/login");
+      }
+    });
+  }
+
+  return { cookie, request };
+})();
