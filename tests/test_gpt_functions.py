@@ -10,7 +10,7 @@ import pytest
 from sutra.functions.registry import FunctionCall, FunctionError, all_functions, get_function
 from sutra.functions.services import Services
 from sutra.llm.openai_provider import OpenAIProvider
-from sutra.testing import EmptyChoices, ErrorReply, OpenAIStubServer, Refusal, Reply
+from sutra.testing.openai_server import EmptyChoices, ErrorReply, OpenAIStubServer, Refusal, Reply
 
 KEY = "sk-test-0123456789abcdef"
 QUESTION = "What is the capital of India?"

@@ -15,7 +15,7 @@ import pytest
 from sutra.llm.base import LLMError
 from sutra.llm.openai_provider import OpenAIProvider
 from sutra.llm.select import get_provider
-from sutra.testing import EmptyChoices, ErrorReply, OpenAIStubServer, Refusal, Reply
+from sutra.testing.openai_server import EmptyChoices, ErrorReply, OpenAIStubServer, Refusal, Reply
 
 KEY = "sk-test-0123456789abcdef"
 HELLO = [{"role": "user", "content": "hello big world"}]

@@ -1,12 +1,5 @@
-"""Helpers for tests, benchmarks and demos; nothing here runs in production."""
+"""Helpers for tests, benchmarks and demos; nothing here runs in production.
 
-from sutra.testing.openai_server import (
-    EmptyChoices,
-    ErrorReply,
-    OpenAIStubServer,
-    Received,
-    Refusal,
-    Reply,
-)
-
-__all__ = ["EmptyChoices", "ErrorReply", "OpenAIStubServer", "Received", "Refusal", "Reply"]
+Import from the modules (``sutra.testing.openai_server``, ``graph_api``, ``gupshup_api``): this
+package imports none of them, so each can also run as ``python -m sutra.testing.<module>``.
+"""

@@ -22,8 +22,6 @@ Run ``python -m sutra.testing.graph_api --port 8766`` for a manual demo server.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import hashlib
 import hmac
 import itertools
@@ -38,7 +36,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from sutra.testing.loopback import LoopbackServer
+from sutra.testing.loopback import LoopbackServer, command_line, serve_until_interrupted
 
 DEFAULT_VERSION = "v21.0"
 DEFAULT_TOKEN = "test-access-token"
@@ -498,19 +496,13 @@ def signed_webhook(app_secret: str, payload: Any) -> tuple[bytes, dict[str, str]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run a Graph API (WhatsApp Cloud) stand-in.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser = command_line("Run a Graph API (WhatsApp Cloud) stand-in.")
     parser.add_argument("--access-token", default=DEFAULT_TOKEN)
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     args = parser.parse_args(argv)
     server = GraphAPIStubServer(
         host=args.host, port=args.port, access_token=args.access_token, delay=args.delay
     )
-    with server:
-        print(server.api_url, flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
+    serve_until_interrupted(server, lambda: server.api_url)
 
 
 if __name__ == "__main__":

@@ -18,10 +18,7 @@ Run ``python -m sutra.testing.gupshup_api --port 8767`` for a manual demo server
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
-import threading
 import time
 import uuid
 from typing import Any
@@ -31,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from sutra.testing.graph_api import PlannedError, RecordedRequest, RecordingServer
+from sutra.testing.loopback import command_line, serve_until_interrupted
 
 DEFAULT_API_KEY = "test-gupshup-key"
 DEFAULT_APP = "sutra-test"
@@ -221,19 +219,13 @@ def gupshup_event_payload(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run a Gupshup WhatsApp API stand-in.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser = command_line("Run a Gupshup WhatsApp API stand-in.")
     parser.add_argument("--api-key", default=DEFAULT_API_KEY)
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     args = parser.parse_args(argv)
     server = GupshupStubServer(
         host=args.host, port=args.port, api_key=args.api_key, delay=args.delay
     )
-    with server:
-        print(server.api_url, flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
+    serve_until_interrupted(server, lambda: server.api_url)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, Self
 
@@ -130,3 +131,20 @@ class LoopbackServer:
         tb: TracebackType | None,
     ) -> None:
         await asyncio.to_thread(self.stop)
+
+
+def command_line(description: str) -> argparse.ArgumentParser:
+    """The options every stand-in takes when run by hand (``python -m sutra.testing.…``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    return parser
+
+
+def serve_until_interrupted(server: LoopbackServer, url: Callable[[], str]) -> None:
+    """Run ``server``, print the URL clients should use (known once it listens), stop on Ctrl-C."""
+    with server:
+        print(url(), flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()

@@ -17,8 +17,6 @@ Run ``python -m sutra.testing.openai_server --port 8765`` for a manual demo serv
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import itertools
 import json
 import threading
@@ -30,7 +28,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from sutra.testing.loopback import Clock, LoopbackServer
+from sutra.testing.loopback import Clock, LoopbackServer, command_line, serve_until_interrupted
 
 
 @dataclass(frozen=True)
@@ -280,19 +278,13 @@ def _count_tokens(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run an OpenAI-compatible stub server.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser = command_line("Run an OpenAI-compatible stub server.")
     parser.add_argument("--api-key", default=None, help="reject other bearer tokens")
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     args = parser.parse_args(argv)
     server = OpenAIStubServer(
         host=args.host, port=args.port, api_key=args.api_key, delay=args.delay
     )
-    with server:
-        print(server.base_url, flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
+    serve_until_interrupted(server, lambda: server.base_url)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import pytest
 from sutra.config import get_settings
 from sutra.runtime.context import open_runner
 from sutra.runtime.runner import Runner
-from sutra.testing import OpenAIStubServer
+from sutra.testing.openai_server import OpenAIStubServer
 
 from .helpers import API_KEY
 

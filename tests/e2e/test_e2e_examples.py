@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sutra.flows import read_flow_file
-from sutra.testing import OpenAIStubServer
+from sutra.testing.openai_server import OpenAIStubServer
 
 from .helpers import EXAMPLES, run_cli, simulate
 

@@ -16,7 +16,7 @@ import pytest
 
 from sutra.runtime.runner import Runner
 from sutra.store import models as m
-from sutra.testing import ErrorReply, OpenAIStubServer, Refusal
+from sutra.testing.openai_server import ErrorReply, OpenAIStubServer, Refusal
 
 from .conftest import HttpReply, WebhookServer
 from .helpers import (

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sutra.testing import OpenAIStubServer, Reply
+from sutra.testing.openai_server import OpenAIStubServer, Reply
 
 from .helpers import GLIFIC_FLOWS, run_cli, simulate
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sutra.testing import ErrorReply, OpenAIStubServer, Reply
+from sutra.testing.openai_server import ErrorReply, OpenAIStubServer, Reply
 
 from .helpers import API_KEY, EXAMPLES, gpt_flow, simulate, write_flow
 

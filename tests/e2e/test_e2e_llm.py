@@ -21,7 +21,7 @@ from sutra.flows import read_flow_file
 from sutra.runtime.runner import Runner
 from sutra.store import models as m
 from sutra.store.db import create_engine_for
-from sutra.testing import OpenAIStubServer, Reply
+from sutra.testing.openai_server import OpenAIStubServer, Reply
 
 from .conftest import HttpReply, WebhookServer
 from .helpers import converse, gpt_flow, rows, run_cli, webhook_flow, write_flow

@@ -18,7 +18,7 @@ from sutra.engine.session import Input
 from sutra.flows import read_flow_file
 from sutra.runtime.runner import Runner
 from sutra.store import models as m
-from sutra.testing import OpenAIStubServer
+from sutra.testing.openai_server import OpenAIStubServer
 
 from .helpers import EXAMPLES, SUTRA, Simulation, converse, gpt_flow, rows, write_flow
 

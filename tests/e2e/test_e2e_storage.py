@@ -7,7 +7,7 @@ from pathlib import Path
 from sutra.engine.session import Input
 from sutra.runtime.runner import Runner
 from sutra.store import models as m
-from sutra.testing import OpenAIStubServer, Reply
+from sutra.testing.openai_server import OpenAIStubServer, Reply
 
 from .helpers import EXAMPLES, converse, rows
 
