@@ -193,7 +193,13 @@ def create_async_engine_for(url: str | None = None, **kwargs: Any) -> AsyncEngin
 
     Extra keyword arguments go to :func:`sqlalchemy.ext.asyncio.create_async_engine`.
     """
-    engine = create_async_engine(async_url(url or database_url()), **kwargs)
+    target = async_url(url or database_url())
+    if target.startswith("sqlite"):
+        # SQLite has one writer at a time. Several connections in one process would collide
+        # and wait in SQLite's busy handler, which sleeps in steps of up to 100 ms; one
+        # connection makes the process's sessions queue on the pool instead, at no cost.
+        kwargs = {"pool_size": 1, "max_overflow": 0, **kwargs}
+    engine = create_async_engine(target, **kwargs)
     if engine.dialect.name == "sqlite":
         _install_sqlite_pragmas(engine.sync_engine, foreign_keys=True)
     return engine

@@ -188,23 +188,22 @@ class Repository:
         self, urn: str, *, name: str | None = None, phone: str | None = None
     ) -> Contact:
         """The contact with ``urn``, created on first sight."""
-        async with self.sessions.begin() as db:
-            row = await self._contact_row(db, urn)
-            if row is None:
-                row = m.Contact(
-                    organization_id=self.org, urn=urn, name=name, phone=phone, fields={}
-                )
-                db.add(row)
-                try:
+        try:
+            async with self.sessions.begin() as db:
+                row = await self._contact_row(db, urn)
+                if row is None:
+                    row = m.Contact(
+                        organization_id=self.org, urn=urn, name=name, phone=phone, fields={}
+                    )
+                    db.add(row)
                     await db.flush()
-                except IntegrityError:
-                    # Another worker created it a moment ago.
-                    await db.rollback()
-                    return await self.contact(urn, name=name, phone=phone)
-                await db.refresh(row, ["groups"])
-            elif name and not row.name:
-                row.name = name
-            return _contact(row)
+                    await db.refresh(row, ["groups"])
+                elif name and not row.name:
+                    row.name = name
+                return _contact(row)
+        except IntegrityError:
+            # Another worker created it a moment ago; this session is closed, look again.
+            return await self.contact(urn, name=name, phone=phone)
 
     async def contact_by_id(self, contact_id: int) -> Contact:
         async with self.sessions() as db:
