@@ -35,3 +35,4 @@ demo: setup
 bench: setup
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/llm.py
+	$(BIN)/python bench/server.py

@@ -68,6 +68,7 @@ class Runner:
         self._skipped = timedelta(0)
         self._flows: dict[str, Flow] = {}
         self._engine: Engine | None = None
+        self._keywords: dict[str, str] = {}
         self._engine_checked = 0.0
         self.refresh_every = 1.0
         self._flows_version: tuple[int, int] | None = None
@@ -96,6 +97,7 @@ class Runner:
                 organization_id=self.repo.org,
             )
             self._engine = Engine(self._flows, env)
+            self._keywords = await self.repo.keywords()
             self._engine_checked = time.monotonic()
         return self._engine
 
@@ -147,7 +149,7 @@ class Runner:
 
     async def _handle(self, contact: Contact, message: Input) -> Outcome:
         engine = await self.engine()
-        keyword_flow = await self.repo.keyword_flow(message.text)
+        keyword_flow = self._keywords.get(message.text.strip().lower())
         if keyword_flow is not None:
             return await self.start(contact, keyword_flow, trigger=message)
         session = await self.repo.waiting_session(contact.id) if contact.id else None

@@ -159,21 +159,20 @@ class Repository:
             found = row.first()
             return (found[0], found[1]) if found else None
 
-    async def keyword_flow(self, text: str) -> str | None:
-        """The flow a message starts: its whole text equals one of the flow's keywords."""
-        word = text.strip().lower()
-        if not word:
-            return None
+    async def keywords(self) -> dict[str, str]:
+        """Each active flow's keywords (lower case, trimmed) -> the flow's uuid."""
+        found: dict[str, str] = {}
         async with self.sessions() as db:
             rows = await db.execute(
-                select(m.Flow.uuid, m.Flow.keywords).where(
-                    m.Flow.organization_id == self.org, m.Flow.archived.is_(False)
-                )
+                select(m.Flow.uuid, m.Flow.keywords)
+                .where(m.Flow.organization_id == self.org, m.Flow.archived.is_(False))
+                .order_by(m.Flow.id)
             )
             for uuid, keywords in rows:
-                if any(word == str(k).strip().lower() for k in keywords or []):
-                    return uuid
-        return None
+                for keyword in keywords or []:
+                    found.setdefault(str(keyword).strip().lower(), uuid)
+        found.pop("", None)
+        return found
 
     async def globals(self) -> dict[str, str]:
         async with self.sessions() as db:
