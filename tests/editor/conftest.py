@@ -3,10 +3,8 @@ OpenAI stub as the model, a signed-in client, and flows shaped the way the edito
 
 from __future__ import annotations
 
-import asyncio
-import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,52 +14,18 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from sutra.config import ServerSettings, get_settings
+from sutra.config import ServerSettings
 from sutra.functions.services import Services
 from sutra.llm.openai_provider import OpenAIProvider
 from sutra.testing.accounts import sign_in
 from sutra.testing.openai_server import OpenAIStubServer
 from sutra.web.app import create_app
 from sutra.web.state import AppState
+from tests.conftest import STUB_API_KEY
+from tests.support import eventually
 
-API_KEY = "sk-editor-test-0123456789"
+API_KEY = STUB_API_KEY
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="module")
-def stub_server() -> Iterator[OpenAIStubServer]:
-    # It refuses other keys, so a passing test also shows which key the app sent.
-    with OpenAIStubServer(api_key=API_KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def stub(stub_server: OpenAIStubServer) -> OpenAIStubServer:
-    stub_server.reset()
-    return stub_server
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No setting from this machine's environment leaks into the app under test."""
-    for key in list(os.environ):
-        if key.startswith(("SUTRA_", "OPENAI_", "OPEN_AI_", "WHATSAPP_", "GUPSHUP_")):
-            monkeypatch.delenv(key)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 10.0) -> T:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"still not true after {timeout} s: last value {value!r}")
-        await asyncio.sleep(0.05)
 
 
 @dataclass

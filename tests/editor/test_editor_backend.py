@@ -14,8 +14,9 @@ from sutra.expressions.evaluate import _FUNCTIONS
 from sutra.store import models as m
 from sutra.testing.openai_server import OpenAIStubServer, Reply
 from sutra.web import completion, editor
+from tests.support import eventually
 
-from .conftest import Site, drawn_gpt_flow, eventually, open_site, send_only_flow, uid
+from .conftest import Site, drawn_gpt_flow, open_site, send_only_flow, uid
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "examples"

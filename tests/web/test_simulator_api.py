@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from sutra.config import ServerSettings, get_settings
+from sutra.config import ServerSettings
 from sutra.flows import parse_flow_file
 from sutra.functions.services import Services
 from sutra.llm.openai_provider import OpenAIProvider
@@ -32,40 +31,18 @@ from sutra.testing.openai_server import OpenAIStubServer, Reply
 from sutra.web import simulator
 from sutra.web.app import create_app
 from sutra.web.state import AppState
+from tests.conftest import STUB_API_KEY
+from tests.support import eventually
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ASK_GPT = "5b8e4d3a-6f0e-4c1d-9a55-2f4a1e0c9b10"
-API_KEY = "sk-simulator-test-0123456789"
+API_KEY = STUB_API_KEY
 ANSWER = "Photosynthesis is how plants turn light, water and air into sugar."
 
 T = TypeVar("T")
 
 
 # --- fixtures ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def stub_server() -> Iterator[OpenAIStubServer]:
-    # It refuses other keys, so a passing test also shows which key the app sent.
-    with OpenAIStubServer(api_key=API_KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def stub(stub_server: OpenAIStubServer) -> OpenAIStubServer:
-    stub_server.reset()
-    return stub_server
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No setting from this machine's environment leaks into the app under test."""
-    for key in list(os.environ):
-        if key.startswith(("SUTRA_", "OPENAI_", "OPEN_AI_", "WHATSAPP_", "GUPSHUP_")):
-            monkeypatch.delenv(key)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @dataclass
@@ -111,19 +88,6 @@ class Sim:
             for message in (await self.messages(contact))["messages"]
             if message["direction"] == "out"
         ]
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 10.0) -> T:
-    """Poll like the page does until ``check`` gives something truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"still not true after {timeout} s: last value {value!r}")
-        await asyncio.sleep(0.05)
 
 
 @asynccontextmanager

@@ -1,0 +1,37 @@
+"""Fixtures the in-process app tests share (tests/web, tests/editor)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from sutra.config import get_settings
+from sutra.testing.openai_server import OpenAIStubServer
+
+# The stub refuses any other key, so a passing test also shows which key the app sent.
+STUB_API_KEY = "sk-app-test-0123456789"
+
+
+@pytest.fixture(scope="module")
+def stub_server() -> Iterator[OpenAIStubServer]:
+    with OpenAIStubServer(api_key=STUB_API_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def stub(stub_server: OpenAIStubServer) -> OpenAIStubServer:
+    stub_server.reset()
+    return stub_server
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No setting from this machine's environment leaks into the app under test."""
+    for key in list(os.environ):
+        if key.startswith(("SUTRA_", "OPENAI_", "OPEN_AI_", "WHATSAPP_", "GUPSHUP_")):
+            monkeypatch.delenv(key)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
