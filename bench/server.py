@@ -184,6 +184,10 @@ def run(n: int, concurrent: int, llm_delay: float, database: str | None) -> None
             sent_at = asyncio.run(_post_all(server.url, dict.fromkeys(crowd, "Why?"), concurrent))
             watcher.wait(lambda: all(len(watcher.seen.get(x, [])) >= 2 for x in crowd), 900)
             latencies = sorted(watcher.seen[x][1] - sent_at[x] for x in crowd)
+        except Exception:
+            # The server's own account of what went wrong, before its folder is removed.
+            print((Path(tmp) / "server.log").read_text(errors="replace")[-4000:], file=sys.stderr)
+            raise
         finally:
             watcher.stop()
             server.stop()

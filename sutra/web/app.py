@@ -66,7 +66,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = get_settings()
         await asyncio.to_thread(migrate, database_url)
-        engine = create_async_engine_for(database_url)
+        # Under a burst, pipeline work queues for connections longer than SQLAlchemy's default
+        # 30 s; waiting is right there (nothing is lost), an error is not.
+        engine = create_async_engine_for(database_url, pool_timeout=600)
+        ingest_engine = create_async_engine_for(database_url)
         http = httpx.AsyncClient()
         channels = _channels(server, http)
         secret = config.webhook_secret
@@ -85,7 +88,8 @@ def create_app(
         runner.channels_by_scheme = {"whatsapp": whatsapp, "sim": "sim"}
         media = MediaStore(Path(server.sutra_media_dir), server.sutra_public_url)
         pipeline = Pipeline(runner, channels, sweep_every=sweep_every, media=media)
-        app.state.sutra = AppState(server, runner, pipeline)
+        ingest = Repository(create_session_factory(ingest_engine))
+        app.state.sutra = AppState(server, runner, pipeline, ingest)
         await pipeline.start()
         try:
             yield
@@ -93,6 +97,7 @@ def create_app(
             await pipeline.stop()
             await http.aclose()
             await engine.dispose()
+            await ingest_engine.dispose()
 
     app = FastAPI(title="Sutra", version="0.1.0", lifespan=lifespan)
     media_dir = Path(server.sutra_media_dir)

@@ -37,11 +37,11 @@ async def _accept(
 ) -> dict[str, int]:
     stored = duplicates = 0
     for message in messages:
-        contact = await state.repo.contact(
+        contact = await state.ingest.contact(
             message.urn, name=message.contact_name, phone=message.phone
         )
         incoming = Input(text=message.text, attachments=message.attachments)
-        if await state.repo.add_incoming(
+        if await state.ingest.add_incoming(
             contact,
             incoming,
             channel=channel,
@@ -56,7 +56,7 @@ async def _accept(
             duplicates += 1
             metrics.DUPLICATES.labels(channel).inc()
     for status in statuses:
-        await state.repo.update_status(channel, status.external_id, status.status, status.error)
+        await state.ingest.update_status(channel, status.external_id, status.status, status.error)
     return {"stored": stored, "duplicates": duplicates, "statuses": len(statuses)}
 
 
