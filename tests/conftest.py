@@ -1,14 +1,19 @@
-"""Fixtures the in-process app tests share (tests/web, tests/editor)."""
+"""Fixtures the app and browser tests share (tests/web, tests/editor)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from sutra.config import get_settings
+from sutra.testing.live import CHROMIUM, CHROMIUM_ARGS
 from sutra.testing.openai_server import OpenAIStubServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 # The stub refuses any other key, so a passing test also shows which key the app sent.
 STUB_API_KEY = "sk-app-test-0123456789"
@@ -35,3 +40,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (imported only by browser tests)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

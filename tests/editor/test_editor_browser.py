@@ -29,7 +29,7 @@ from sutra.functions.registry import all_functions
 from sutra.functions.services import Services
 from sutra.llm.openai_provider import OpenAIProvider
 from sutra.testing.accounts import TEST_EMAIL, TEST_PASSWORD, ensure_user
-from sutra.testing.live import CHROMIUM, CHROMIUM_ARGS, LiveServer, in_ci, require_browser
+from sutra.testing.live import LiveServer, in_ci, require_browser
 from sutra.testing.openai_server import OpenAIStubServer, Reply
 from sutra.web import editor, flowstore
 from sutra.web.app import create_app
@@ -97,16 +97,6 @@ def live(tmp_path_factory: pytest.TempPathFactory, stub: OpenAIStubServer) -> It
         finally:
             server.stop()
             get_settings.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from sutra.flows import parse_flow_file
 from sutra.functions.services import Services
 from sutra.llm.openai_provider import OpenAIProvider
 from sutra.testing.accounts import TEST_EMAIL, TEST_PASSWORD, ensure_user
-from sutra.testing.live import CHROMIUM, CHROMIUM_ARGS, LiveServer, require_browser
+from sutra.testing.live import LiveServer, require_browser
 from sutra.testing.openai_server import OpenAIStubServer, Reply
 from sutra.web import simulator
 from sutra.web.app import create_app
@@ -96,16 +96,6 @@ def live(tmp_path_factory: pytest.TempPathFactory, stub: OpenAIStubServer) -> It
         finally:
             server.stop()
             get_settings.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
