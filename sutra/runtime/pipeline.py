@@ -167,8 +167,11 @@ class Pipeline:
             contact = await runner.repo.contact_by_id(contact_id)
             await runner.handle(contact, message)
             return True
-        for message in await self.queue.due_outbound(contact_id, now):
-            contact = await runner.repo.contact_by_id(contact_id)
+        due = await self.queue.due_outbound(contact_id, now)
+        if not due:
+            return False
+        contact = await runner.repo.contact_by_id(contact_id)
+        for message in due:
             await self._send(
                 contact,
                 message.uuid,
