@@ -6,6 +6,7 @@ import asyncio
 import getpass
 import json
 import logging
+import os
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from sutra.engine.session import Contact, Input, Session
 from sutra.flows import FlowFile, FlowFileError, read_flow_file
 from sutra.runtime.context import open_runner
 from sutra.runtime.runner import Outcome, Runner
+from sutra.store import work
 
 app = typer.Typer(
     help="Sutra: run Glific and RapidPro chatbot flows, with LLM steps.",
@@ -211,7 +213,8 @@ def chat(
 
             async def send(contact: Contact, event: ev.MsgOut, uuid: str) -> None:
                 _print_message(event)
-                await runner.repo.mark_message(uuid, "sent")
+                assert contact.id is not None
+                runner.unrecorded.setdefault(contact.id, []).append(work.Sent(uuid, "sent"))
 
             runner.send = send
             name = contact_name or getpass.getuser()
@@ -226,6 +229,7 @@ def chat(
                 flow_uuid = found[0]
                 contact = await runner.repo.contact(f"cli:{name}", name=name)
             outcome = await _with_spinner(runner.start(contact, flow_uuid))
+            await runner.settle(contact)
             while _waits_for_message(outcome.session):
                 try:
                     text = await asyncio.to_thread(input, "you: ")
@@ -235,6 +239,7 @@ def chat(
                 if text.strip() in ("/quit", "/exit"):
                     return
                 reply = await _with_spinner(runner.receive(contact, Input(text=text)))
+                await runner.settle(contact)
                 outcome = reply or outcome
             status = outcome.session.status if outcome.session else "completed"
             out.print(f"[dim]flow {status}[/]")
@@ -246,15 +251,29 @@ def chat(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Server processes sharing the port (on one PostgreSQL: several; SQLite: 1)"
+        ),
+    ] = 1,
 ) -> None:
     """Run the server: webhooks, REST API, flow editor, simulator (migrates the database first)."""
     import uvicorn
 
-    from sutra.web.app import create_app
     from sutra.web.logs import setup_json_logging
 
     setup_json_logging(get_settings().log_level or "INFO")
-    uvicorn.run(create_app(), host=host, port=port, log_config=None)
+    # Each process paces its sends to its share of the number's messaging limit.
+    os.environ["SUTRA_WORKERS"] = str(workers)
+    uvicorn.run(
+        "sutra.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+    )
 
 
 def _since(value: str | None) -> datetime | None:

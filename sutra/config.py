@@ -114,6 +114,13 @@ class ServerSettings(BaseSettings):
     # absolute, for services outside (an LLM fetching an image).
     sutra_media_dir: str = "media"
     sutra_public_url: str = ""
+    # The WhatsApp number's messaging limit (Meta's default tier is 80 msg/s; up to 1,000):
+    # sends are paced to it, replies before broadcasts; each of `sutra serve --workers N`'s
+    # processes (SUTRA_WORKERS) takes 1/N of it.
+    whatsapp_messages_per_second: float = Field(default=80.0, gt=0)
+    sutra_workers: int = Field(default=1, ge=1)
+    # Contacts one process works on at once; more wait their turn in arrival order.
+    sutra_max_in_flight: int = Field(default=256, ge=1)
 
 
 @lru_cache

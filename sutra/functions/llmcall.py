@@ -7,6 +7,8 @@ budget check or forget to record what it spent.
 from __future__ import annotations
 
 import logging
+import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,17 +56,34 @@ def _int(value: Any) -> int | None:
     return None
 
 
+# Organisation settings change rarely and every LLM call reads them: kept a second, like flows.
+SETTINGS_TTL = 1.0
+_cached: weakref.WeakKeyDictionary[Any, dict[int, tuple[float, dict[str, Any]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def org_settings(call: FunctionCall, caller: Caller) -> dict[str, Any]:
     """The organisation's stored settings, overridden by ``Services.settings``."""
     settings: dict[str, Any] = {}
     db = call.services.db
     if db is not None and caller.organization_id is not None:
-        async with db() as session:
-            org = await session.get(m.Organization, caller.organization_id)
-            if org is not None and isinstance(org.settings, dict):
-                settings.update(org.settings)
+        settings.update(await _stored_settings(db, caller.organization_id))
     settings.update(call.services.settings)
     return settings
+
+
+async def _stored_settings(db: Any, organization_id: int) -> dict[str, Any]:
+    now = time.monotonic()
+    per_org = _cached.setdefault(db, {})
+    hit = per_org.get(organization_id)
+    if hit is not None and now - hit[0] < SETTINGS_TTL:
+        return hit[1]
+    async with db() as session:
+        org = await session.get(m.Organization, organization_id)
+        stored = dict(org.settings) if org is not None and isinstance(org.settings, dict) else {}
+    per_org[organization_id] = (now, stored)
+    return stored
 
 
 async def complete(
@@ -112,7 +131,7 @@ async def complete(
         raise FunctionError(exc.reason, status=exc.status) from exc
     usage = completion.usage
     call.usage.append(usage)
-    if store is not None and caller.organization_id is not None:
+    if store is not None and caller.organization_id is not None and not call.services.defer_usage:
         await store.record(
             usage,
             organization_id=caller.organization_id,

@@ -21,3 +21,6 @@ class Services:
     settings: dict[str, Any] = field(default_factory=dict)
     # LLM usage, budgets and conversation memory live here; without it they are off.
     db: async_sessionmaker[AsyncSession] | None = None
+    # The runner stores each call's usage with the step that made it (one transaction);
+    # a function called on its own stores it at once.
+    defer_usage: bool = False

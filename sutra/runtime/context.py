@@ -13,6 +13,7 @@ from sutra.functions.services import Services
 from sutra.runtime.runner import Runner, Send
 from sutra.runtime.webhooks import WebhookSettings
 from sutra.store.db import create_async_engine_for, create_session_factory, migrate
+from sutra.store.hotdb import HotDB
 from sutra.store.repository import Repository
 
 
@@ -27,13 +28,15 @@ async def open_runner(
     settings = get_settings()
     await asyncio.to_thread(migrate, database_url)
     engine = create_async_engine_for(database_url)
+    db = HotDB(database_url).start()
     http = httpx.AsyncClient()
     try:
         repo = Repository(create_session_factory(engine))
         secret = settings.webhook_secret
         yield Runner(
             repo,
-            services=Services(http=http, db=repo.sessions),
+            db,
+            services=Services(http=http, db=repo.sessions, defer_usage=True),
             channel=channel,
             send=send,
             timezone=settings.timezone,
@@ -46,4 +49,5 @@ async def open_runner(
         )
     finally:
         await http.aclose()
+        db.close()
         await engine.dispose()

@@ -1,30 +1,40 @@
 """The inbound pipeline: stored work -> flows -> outbound, one contact at a time, in order.
 
 Channels store what arrives and return at once; this pipeline does the rest in the
-background. All of its state is in the database (see :class:`~sutra.store.repository.WorkQueue`):
-a notification only says "look at this contact now", and a periodic sweep finds whatever a
-notification missed — a message accepted just before a restart, a webhook cut short, a timeout
-that fell due, an outbound message to retry. Several processes can run it on one database.
+background. All of its state is in the database (see :mod:`sutra.store.work`): a notification
+only says "look at this contact now", and a periodic sweep claims whatever a notification
+missed — a message accepted just before a restart, a webhook cut short, a timeout that fell
+due, an outbound message to retry, a flow start. Several processes can run it on one database.
+
+A process works at most ``max_in_flight`` contacts at once; the rest wait their turn in
+arrival order, so a burst is worked through at full speed instead of all of it at once. All
+of the process's leases are renewed by one statement.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import contextvars
 import logging
 import os
 import socket
 import uuid
+from collections import deque
+from datetime import datetime, timedelta
 
 from sutra.channels.base import Channel, OutboundMessage
 from sutra.engine import events as ev
-from sutra.engine.session import Contact
+from sutra.engine.session import Contact, Session
 from sutra.runtime import metrics
 from sutra.runtime.media import MediaStore
-from sutra.runtime.runner import Runner
-from sutra.store.repository import WorkQueue
+from sutra.runtime.pacing import Pacer
+from sutra.runtime.runner import Outcome, Runner
+from sutra.store import work
 
 log = logging.getLogger(__name__)
+
+# Whether the messages being sent answer a contact (first in line) or start a flow (bulk).
+_replying: contextvars.ContextVar[bool] = contextvars.ContextVar("replying", default=True)
 
 
 class Pipeline:
@@ -36,44 +46,53 @@ class Pipeline:
         lease_seconds: float = 10.0,
         sweep_every: float = 1.0,
         send_retries: int = 5,
+        max_in_flight: int = 256,
+        pacers: dict[str, Pacer] | None = None,
         media: MediaStore | None = None,
     ) -> None:
         self.runner = runner
-        self.queue = WorkQueue(runner.repo)
+        self.db = runner.db
         self.channels = channels
         self.lease_seconds = lease_seconds
         self.sweep_every = sweep_every
         self.send_retries = send_retries
+        self.max_in_flight = max_in_flight
+        self.pacers = pacers or {}
         self.media = media
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
-        # Flow starts asked for through the API, waiting for their contact's turn.
-        self._starts: dict[int, list[str]] = {}
-        self._sweeper: asyncio.Task[None] | None = None
+        self._ready: deque[int] = deque()
+        self._queued: set[int] = set()
+        self._background: list[asyncio.Task[None]] = []
         runner.send = self._deliver_now
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._sweeper = asyncio.create_task(self._sweep_forever(), name="sutra-sweeper")
+        self._background = [
+            asyncio.create_task(self._sweep_forever(), name="sutra-sweeper"),
+            asyncio.create_task(self._renew_forever(), name="sutra-leases"),
+        ]
+        for pacer in self.pacers.values():
+            pacer.start()
 
     async def stop(self) -> None:
-        if self._sweeper:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-        tasks = list(self._tasks.values())
+        for task in self._background:
+            task.cancel()
+        tasks = [*self._background, *self._tasks.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for pacer in self.pacers.values():
+            await pacer.stop()
 
     async def idle(self, timeout: float = 30.0) -> None:
         """Wait until no contact is being processed here (tests and benchmarks)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self._tasks and loop.time() < deadline:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        while (self._tasks or self._ready) and loop.time() < deadline:
+            await asyncio.sleep(0.01)
 
     # --- scheduling --------------------------------------------------------------------------
 
@@ -83,14 +102,32 @@ class Pipeline:
             # Work is under way here; make it look once more before it lets go.
             self._again.add(contact_id)
             return
-        task = asyncio.create_task(self._process(contact_id), name=f"sutra-contact-{contact_id}")
-        self._tasks[contact_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(contact_id, None))
+        if contact_id not in self._queued:
+            self._queued.add(contact_id)
+            self._ready.append(contact_id)
+        self._admit()
 
-    def start_flow(self, contact_id: int, flow_uuid: str) -> None:
-        """Start a flow for a contact in turn with its messages (never beside them)."""
-        self._starts.setdefault(contact_id, []).append(flow_uuid)
-        self.notify(contact_id)
+    def _admit(self) -> None:
+        while self._ready and len(self._tasks) < self.max_in_flight:
+            contact_id = self._ready.popleft()
+            self._queued.discard(contact_id)
+            if contact_id in self._tasks:
+                continue
+            task = asyncio.create_task(
+                self._process(contact_id), name=f"sutra-contact-{contact_id}"
+            )
+            self._tasks[contact_id] = task
+            task.add_done_callback(lambda _, c=contact_id: self._done(c))
+
+    def _done(self, contact_id: int) -> None:
+        self._tasks.pop(contact_id, None)
+        if contact_id in self._again:
+            self._again.discard(contact_id)
+            self.notify(contact_id)
+        self._admit()
+
+    def _until(self) -> datetime:
+        return self.runner.now() + timedelta(seconds=self.lease_seconds)
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -101,91 +138,97 @@ class Pipeline:
             await asyncio.sleep(self.sweep_every)
 
     async def sweep(self) -> None:
-        for contact_id in await self.queue.contacts_with_work(self.runner.now()):
+        """Claim a batch of contacts with work (as many as there is room for) and work them."""
+        room = self.max_in_flight - len(self._tasks) - len(self._ready)
+        if room <= 0:
+            return
+        now = self.runner.now()
+        for contact_id in await self.db.run(work.claim_many, self.owner, self._until(), now, room):
             self.notify(contact_id)
 
-    # --- the work ----------------------------------------------------------------------------
-
-    async def _process(self, contact_id: int) -> None:
-        while True:
-            self._again.discard(contact_id)
-            if not await self.queue.claim(contact_id, self.owner, self.lease_seconds):
-                if not self._starts.get(contact_id):
-                    return  # another worker holds this contact; it will find the work
-                # A start asked of this process: wait for the other worker to let go.
-                await asyncio.sleep(0.2)
-                self._again.add(contact_id)
-                continue
-            heartbeat = asyncio.create_task(self._keep_lease(contact_id))
-            try:
-                while await self._one_thing(contact_id):
-                    pass
-            except Exception:
-                log.exception("processing contact %s failed", contact_id)
-            finally:
-                heartbeat.cancel()
-                await self.queue.release(contact_id, self.owner)
-            if contact_id not in self._again:
-                return
-
-    async def _keep_lease(self, contact_id: int) -> None:
+    async def _renew_forever(self) -> None:
         # A short lease, renewed while we work: a long LLM call keeps the contact, and if this
         # process dies another worker takes over within one lease.
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             try:
-                await self.queue.claim(contact_id, self.owner, self.lease_seconds)
+                await self.db.run(work.renew, self.owner, self._until())
             except Exception:
-                log.exception("renewing the lease on contact %s failed", contact_id)
+                log.exception("renewing leases failed")
 
-    async def _one_thing(self, contact_id: int) -> bool:
-        """Do the next piece of work for the contact; False when there is none."""
+    # --- the work ----------------------------------------------------------------------------
+
+    async def _process(self, contact_id: int) -> None:
         runner = self.runner
-        now = runner.now()
-        starts = self._starts.get(contact_id)
-        if starts:
-            flow_uuid = starts.pop(0)
-            if not starts:
-                self._starts.pop(contact_id, None)
-            await runner.start(await runner.repo.contact_by_id(contact_id), flow_uuid)
-            return True
-        session = await self.queue.session_needing_work(contact_id, now)
-        if session is not None:
-            if session.wait and session.wait.kind == "webhook":
-                await runner.carry_on(session)
+        try:
+            claim = await self.db.run(
+                work.claim, contact_id, self.owner, self._until(), runner.now()
+            )
+            while claim is not None:
+                await self._work(claim)
+                claim = await self.db.run(
+                    work.finish,
+                    contact_id,
+                    self.owner,
+                    runner.unrecorded.pop(contact_id, []),
+                    self._until(),
+                    runner.now(),
+                )
+        except Exception:
+            log.exception("processing contact %s failed", contact_id)
+            # Let go, keeping what was sent: the sweeper retries the rest, and other contacts
+            # go on meanwhile.
+            try:
+                await self.db.run(
+                    _release, contact_id, self.owner, runner.unrecorded.pop(contact_id, [])
+                )
+            except Exception:
+                log.exception("releasing contact %s failed; its lease runs out", contact_id)
+
+    async def _work(self, claim: work.Claim) -> None:
+        """Everything the claim holds, in order: flow starts, a due wait, messages, retries."""
+        runner = self.runner
+        contact, session = claim.contact, claim.session
+        token = _replying.set(False)
+        try:
+            for start_id, flow_uuid in claim.starts:
+                outcome = await runner.start(contact, flow_uuid, waiting=session, start_id=start_id)
+                session = _waiting(outcome)
+        finally:
+            _replying.reset(token)
+        if session is not None and claim.session is session and claim.session_due(runner.now()):
+            assert session.wait is not None
+            if session.wait.kind == "webhook":
+                outcome = await runner.carry_on(session)
             else:
-                await runner.fire_timeout(session)
-            return True
-        inbound = await self.queue.next_inbound(contact_id)
-        if inbound is not None:
-            uuid, message, channel = inbound
+                outcome = await runner.fire_timeout(session)
+            session = _waiting(outcome)
+        for pending in claim.inbound:
+            message = pending.message
             if self.media is not None and message.attachments:
-                local = await self.media.localize(message.attachments, self.channels.get(channel))
+                local = await self.media.localize(
+                    message.attachments, self.channels.get(pending.channel)
+                )
                 if local is not None:
                     message = message.model_copy(update={"attachments": local})
-                    await runner.repo.set_attachments(uuid, local)
-            contact = await runner.repo.contact_by_id(contact_id)
-            await runner.handle(contact, message)
-            return True
-        due = await self.queue.due_outbound(contact_id, now)
-        if not due:
-            return False
-        contact = await runner.repo.contact_by_id(contact_id)
-        for message in due:
+                    await self.db.run(_set_attachments, pending.uuid, local)
+            contact.channel = pending.channel
+            outcome = await runner.handle(contact, message, waiting=session)
+            session = _waiting(outcome)
+        for queued in claim.outbound:
             await self._send(
                 contact,
-                message.uuid,
-                message.channel,
+                queued.uuid,
+                queued.channel,
                 OutboundMessage(
                     to=_address(contact),
-                    text=message.text,
-                    quick_replies=list(message.quick_replies or []),
-                    attachments=list(message.attachments or []),
-                    interactive=(message.payload or {}).get("interactive"),
+                    text=queued.text,
+                    quick_replies=queued.quick_replies,
+                    attachments=queued.attachments,
+                    interactive=queued.interactive,
                 ),
-                attempts=message.attempts or 0,
+                attempts=queued.attempts,
             )
-        return False
 
     async def _deliver_now(self, contact: Contact, event: ev.MsgOut, uuid: str) -> None:
         channel = self.runner.channel_for(contact)
@@ -212,22 +255,60 @@ class Pipeline:
         *,
         attempts: int,
     ) -> None:
+        assert contact.id is not None
+        outcomes = self.runner.unrecorded.setdefault(contact.id, [])
         channel = self.channels.get(channel_name)
         if channel is None:
-            await self.runner.repo.mark_message(
-                uuid, "failed", error=f"channel {channel_name!r} is not configured"
-            )
+            error = f"channel {channel_name!r} is not configured"
+            outcomes.append(work.Sent(uuid, "failed", error=error))
             return
+        pacer = self.pacers.get(channel_name)
+        if pacer is not None:
+            await pacer.wait(urgent=_replying.get())
         result = await channel.send(message)
         metrics.MESSAGES_OUT.labels(channel_name, "sent" if result.ok else "error").inc()
         if result.ok:
-            await self.runner.repo.mark_message(uuid, "sent", external_id=result.external_id)
+            outcomes.append(work.Sent(uuid, "sent", external_id=result.external_id))
         elif result.retry_after is not None and attempts + 1 < self.send_retries:
-            await self.queue.retry_later(uuid, result.retry_after, result.error or "retry")
+            if pacer is not None:
+                pacer.pause(result.retry_after)
+            retry_at = self.runner.now() + timedelta(seconds=result.retry_after)
+            outcomes.append(
+                work.Sent(uuid, "retry", error=result.error or "retry", retry_at=retry_at)
+            )
         else:
-            await self.runner.repo.mark_message(uuid, "failed", error=result.error)
+            outcomes.append(work.Sent(uuid, "failed", error=result.error))
         if not result.ok:
             log.warning("sending %s to contact %s: %s", uuid, contact.id, result.error)
+
+    # --- for the simulator: a start under the contact's lease ----------------------------------
+
+    async def hold(self, contact_id: int, owner: str) -> bool:
+        """Take the contact's lease for ``owner`` (another part of this process)."""
+        row = await self.db.run(
+            work.take_lease, contact_id, owner, self._until(), self.runner.now()
+        )
+        return row is not None
+
+    async def let_go(self, contact_id: int, owner: str) -> None:
+        await self.db.run(_release, contact_id, owner, self.runner.unrecorded.pop(contact_id, []))
+
+
+def _waiting(outcome: Outcome) -> Session | None:
+    session = outcome.session
+    return session if session is not None and session.status == "waiting" else None
+
+
+def _release(tx: work.Tx, contact_id: int, owner: str, sent: list[work.Sent]) -> None:
+    work.record_sent(tx, sent)
+    work.release(tx, contact_id, owner)
+
+
+def _set_attachments(tx: work.Tx, uuid: str, attachments: list[str]) -> None:
+    tx.execute(
+        "UPDATE messages SET attachments = :a WHERE uuid = :uuid",
+        {"a": tx.json(attachments), "uuid": uuid},
+    )
 
 
 def _address(contact: Contact) -> str:

@@ -2,25 +2,36 @@
 
 The engine decides; the runner does the I/O it asks for. A webhook the session waits on is
 performed here, logged, and its outcome handed back to the engine, until the session waits for
-the contact again (or ends). Every step is stored before the next one starts, so a process can
-stop at any point and another can carry on from the database.
+the contact again (or ends).
+
+What a step changed is written in one transaction (:func:`sutra.store.work.save`): the
+consumed message, session, runs, results, contact changes, outgoing messages, the webhook log
+and LLM usage. Sprints that end in a webhook are kept in memory and written with the sprint
+after the call — unless they produced messages, which are stored and sent first, so a contact
+reads "one moment…" before a long call. A process that stops in the middle leaves the message
+unconsumed, and the next worker does the step again from the database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sutra.config import get_settings
 from sutra.engine import events as ev
 from sutra.engine.engine import Engine, Sprint, TimeElapsed, Timeout
 from sutra.engine.session import Contact, Environment, Input, Session
 from sutra.flows.models import Flow
 from sutra.functions.services import Services
+from sutra.llm.usage import cost_of
 from sutra.runtime import metrics
-from sutra.runtime.webhooks import CallContext, WebhookSettings, perform
+from sutra.runtime.webhooks import CallContext, WebhookLog, WebhookSettings, perform
+from sutra.store import work
+from sutra.store.hotdb import HotDB
 from sutra.store.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -46,6 +57,7 @@ class Runner:
     def __init__(
         self,
         repo: Repository,
+        db: HotDB,
         *,
         services: Services | None = None,
         channel: str = "cli",
@@ -56,6 +68,7 @@ class Runner:
         skip_time_waits: bool = False,
     ) -> None:
         self.repo = repo
+        self.db = db
         self.services = services or Services()
         self.channel = channel
         self.send = send
@@ -65,13 +78,19 @@ class Runner:
         # A simulation has no reason to sit through wait_for_time: it moves its clock instead.
         self.skip_time_waits = skip_time_waits
         self.channels_by_scheme: dict[str, str] = {}
+        # Send outcomes not yet stored, per contact: they ride along with the contact's next
+        # write instead of costing a transaction each.
+        self.unrecorded: dict[int, list[work.Sent]] = {}
         self._skipped = timedelta(0)
         self._flows: dict[str, Flow] = {}
         self._engine: Engine | None = None
         self._keywords: dict[str, str] = {}
         self._engine_checked = 0.0
         self.refresh_every = 1.0
-        self._flows_version: tuple[int, int] | None = None
+        self._flows_version: tuple[object, ...] | None = None
+        # Bumped by invalidate(): a refresh that began before it must not be kept.
+        self._generation = 0
+        self._refreshing = asyncio.Lock()
 
     def channel_for(self, contact: Contact) -> str:
         """Where a contact's replies go: back the way they last wrote, else by their urn."""
@@ -86,44 +105,76 @@ class Runner:
     async def engine(self) -> Engine:
         # Flows and globals change rarely; looking again at most once a second keeps every
         # message from paying for it, and another process's import shows within that second.
-        if self._engine is None or time.monotonic() - self._engine_checked > self.refresh_every:
+        if self._fresh():
+            assert self._engine is not None
+            return self._engine
+        async with self._refreshing:
+            if self._fresh():
+                assert self._engine is not None
+                return self._engine
+            generation = self._generation
             version = await self.repo.flows_version()
+            flows = self._flows
             if version != self._flows_version:
-                self._flows = await self.repo.load_flows()
-                self._flows_version = version
+                flows = await self.repo.load_flows()
             env = Environment(
                 timezone=self.timezone,
                 globals=await self.repo.globals(),
                 organization_id=self.repo.org,
             )
-            self._engine = Engine(self._flows, env)
-            self._keywords = await self.repo.keywords()
-            self._engine_checked = time.monotonic()
-        return self._engine
+            engine = Engine(flows, env)
+            keywords = await self.repo.keywords()
+            if generation == self._generation:
+                self._flows, self._flows_version = flows, version
+                self._engine, self._keywords = engine, keywords
+                self._engine_checked = time.monotonic()
+            return engine
+
+    def _fresh(self) -> bool:
+        return (
+            self._engine is not None
+            and time.monotonic() - self._engine_checked <= self.refresh_every
+        )
 
     def invalidate(self) -> None:
         """Forget cached flows and globals (after an import in this process)."""
+        self._generation += 1
         self._engine = None
+        self._flows_version = None
 
     # --- entry points ------------------------------------------------------------------------
 
     async def start(
-        self, contact: Contact, flow_uuid: str, *, trigger: Input | None = None
+        self,
+        contact: Contact,
+        flow_uuid: str,
+        *,
+        trigger: Input | None = None,
+        waiting: Session | bool | None = True,
+        start_id: int | None = None,
     ) -> Outcome:
+        """Start a flow, interrupting the session that waits (``waiting``: that session when
+        the caller has it, None for none, True to look it up)."""
         engine = await self.engine()
-        waiting = await self.repo.waiting_session(contact.id) if contact.id else None
+        if waiting is True:
+            waiting = await self.waiting_session(contact)
         outcome = Outcome(started_flow=flow_uuid)
-        if waiting is not None:
-            await self._step(engine.interrupt(waiting, now=self.now()), engine, outcome)
+        writes: list[work.SprintWrite] = []
+        if isinstance(waiting, Session):
+            await self._step(engine.interrupt(waiting, now=self.now()), engine, outcome, writes)
         sprint = engine.start(flow_uuid, contact, now=self.now(), trigger=trigger)
-        await self._step(sprint, engine, outcome, consumed=trigger.uuid if trigger else None)
+        consumed = trigger.uuid if trigger else None
+        await self._step(sprint, engine, outcome, writes, consumed=consumed, start_id=start_id)
+        await self._flush(writes)
         return outcome
 
     async def carry_on(self, session: Session) -> Outcome:
         """Finish what a stored session waits on (a webhook cut short by a restart)."""
         engine = await self.engine()
         outcome = Outcome(session=session)
-        await self._step(Sprint(session), engine, outcome)
+        writes: list[work.SprintWrite] = []
+        await self._step(Sprint(session), engine, outcome, writes)
+        await self._flush(writes)
         return outcome
 
     async def receive(
@@ -135,34 +186,51 @@ class Runner:
         payload: dict | None = None,
     ) -> Outcome | None:
         """Store and handle an inbound message; None when it is a repeated delivery."""
-        if not await self.repo.add_incoming(
-            contact, message, channel=self.channel, external_id=external_id, payload=payload
-        ):
+        arrival = work.Arrival(
+            organization_id=self.repo.org,
+            urn=contact.urn or f"{self.channel}:{contact.uuid}",
+            channel=self.channel,
+            message=message,
+            name=contact.name,
+            external_id=external_id,
+            payload=payload,
+        )
+        [(_, stored)] = await self.db.run(work.ingest, [arrival])
+        if not stored:
             return None
+        contact.channel = self.channel
         return await self.handle(contact, message)
 
-    async def handle(self, contact: Contact, message: Input) -> Outcome:
+    async def handle(
+        self, contact: Contact, message: Input, *, waiting: Session | bool | None = True
+    ) -> Outcome:
         """A keyword starts its flow; otherwise the contact's waiting session gets the message."""
-        outcome = await self._handle(contact, message)
+        outcome = await self._handle(contact, message, waiting)
         metrics.MESSAGES_HANDLED.inc()
         return outcome
 
-    async def _handle(self, contact: Contact, message: Input) -> Outcome:
+    async def _handle(
+        self, contact: Contact, message: Input, waiting: Session | bool | None
+    ) -> Outcome:
         engine = await self.engine()
+        if waiting is True:
+            waiting = await self.waiting_session(contact)
         keyword_flow = self._keywords.get(message.text.strip().lower())
         if keyword_flow is not None:
-            return await self.start(contact, keyword_flow, trigger=message)
-        session = await self.repo.waiting_session(contact.id) if contact.id else None
+            return await self.start(contact, keyword_flow, trigger=message, waiting=waiting)
+        session = waiting if isinstance(waiting, Session) else None
         outcome = Outcome(session=session)
         if session is not None:
             # Reply the way this message came, even if the session began on another channel.
             session.contact.channel = contact.channel
         if session is None or session.wait is None or session.wait.kind != "msg":
             # No flow is listening: the message stays stored, for staff to read.
-            await self.repo.mark_message(message.uuid, "handled")
+            await self.db.run(_mark_handled, message.uuid, self._take_unrecorded(contact))
             return outcome
+        writes: list[work.SprintWrite] = []
         sprint = engine.resume(session, message, now=self.now())
-        await self._step(sprint, engine, outcome, consumed=message.uuid)
+        await self._step(sprint, engine, outcome, writes, consumed=message.uuid)
+        await self._flush(writes)
         return outcome
 
     async def fire_timeout(self, session: Session) -> Outcome:
@@ -172,24 +240,49 @@ class Runner:
         wait = session.wait
         if wait is None:
             return outcome
-        now = self.now()
         resume = TimeElapsed() if wait.kind == "time" else Timeout()
-        await self._step(engine.resume(session, resume, now=now), engine, outcome)
+        writes: list[work.SprintWrite] = []
+        await self._step(engine.resume(session, resume, now=self.now()), engine, outcome, writes)
+        await self._flush(writes)
         return outcome
+
+    async def waiting_session(self, contact: Contact) -> Session | None:
+        if contact.id is None:
+            return None
+        return await self.db.run(_waiting_session, contact.id)
+
+    async def settle(self, contact: Contact) -> None:
+        """Store the send outcomes still held for the contact (a CLI chat between turns)."""
+        outcomes = self._take_unrecorded(contact)
+        if outcomes:
+            await self.db.run(work.record_sent, outcomes)
 
     # --- the loop ----------------------------------------------------------------------------
 
     async def _step(
-        self, sprint: Sprint, engine: Engine, outcome: Outcome, consumed: str | None = None
+        self,
+        sprint: Sprint,
+        engine: Engine,
+        outcome: Outcome,
+        writes: list[work.SprintWrite],
+        *,
+        consumed: str | None = None,
+        start_id: int | None = None,
     ) -> None:
+        # What set the step off is marked done in the step's first write.
+        self._note(sprint, outcome, writes)
+        writes[-1].consumed = consumed or writes[-1].consumed
+        writes[-1].start_id = start_id or writes[-1].start_id
         while True:
-            await self._record(sprint, outcome, consumed)
-            consumed = None
             session = sprint.session
             wait = session.wait
             if session.status != "waiting" or wait is None:
                 return
             if wait.kind == "webhook" and wait.request is not None:
+                if any(isinstance(e, ev.MsgOut) for w in writes for e in w.events):
+                    # The contact should read these before a long call, and they must be
+                    # stored before they are sent.
+                    await self._flush(writes)
                 request = wait.request
                 context = CallContext(
                     organization_id=self.repo.org,
@@ -200,12 +293,6 @@ class Runner:
                 result, call_log = await perform(
                     request, context, self.services, self.webhook_settings
                 )
-                await self.repo.add_webhook_log(
-                    call_log,
-                    contact_id=session.contact.id,
-                    flow_uuid=request.flow_uuid,
-                    session_uuid=session.uuid,
-                )
                 log.info(
                     "webhook %s %s -> %s%s",
                     request.method,
@@ -214,27 +301,112 @@ class Runner:
                     f" ({result.error})" if result.error else "",
                 )
                 sprint = engine.resume(session, result, now=self.now())
+                self._note(sprint, outcome, writes)
+                writes[-1].webhooks.append(_webhook_row(call_log, request.flow_uuid))
+                writes[-1].usage.extend(_usage_rows(call_log, request.flow_uuid))
                 continue
             if wait.kind == "time" and self.skip_time_waits and wait.resume_on is not None:
                 self._skipped += max(wait.resume_on - self.now(), timedelta(0))
                 sprint = engine.resume(session, TimeElapsed(), now=self.now())
+                self._note(sprint, outcome, writes)
                 continue
             return
 
-    async def _record(self, sprint: Sprint, outcome: Outcome, consumed: str | None) -> None:
-        outgoing = await self.repo.save_sprint(
-            sprint.session,
-            sprint.events,
-            channel=self.channel_for(sprint.session.contact),
-            consumed=consumed,
-        )
+    def _note(self, sprint: Sprint, outcome: Outcome, writes: list[work.SprintWrite]) -> None:
+        """Keep what a sprint did for the next write; sprints of one session become one."""
+        last = writes[-1] if writes else None
+        if last is not None and last.session.uuid == sprint.session.uuid:
+            last.session = sprint.session
+            last.events.extend(sprint.events)
+        else:
+            channel = self.channel_for(sprint.session.contact)
+            writes.append(work.SprintWrite(sprint.session, list(sprint.events), channel))
         outcome.events.extend(sprint.events)
         outcome.session = sprint.session
-        messages = [e for e in sprint.events if isinstance(e, ev.MsgOut)]
-        for event, uuid in zip(messages, outgoing, strict=True):
-            if self.send is not None:
-                await self.send(sprint.session.contact, event, uuid)
         for event in sprint.events:
             if isinstance(event, ev.ActionSkipped | ev.Warning | ev.Failure):
                 metrics.ERRORS.labels(event.type).inc()
                 log.warning("session %s: %s", sprint.session.uuid, event.as_json())
+
+    async def _flush(self, writes: list[work.SprintWrite]) -> None:
+        """One transaction for what the sprints so far changed; then send their messages."""
+        if not writes:
+            return
+        contact = writes[0].session.contact
+        outgoing = await self.db.run(
+            _save, self.repo.org, list(writes), self._take_unrecorded(contact)
+        )
+        done = list(writes)
+        writes.clear()
+        if self.send is None:
+            return
+        for write, uuids in zip(done, outgoing, strict=True):
+            messages = [e for e in write.events if isinstance(e, ev.MsgOut)]
+            for event, uuid in zip(messages, uuids, strict=True):
+                await self.send(write.session.contact, event, uuid)
+
+    def _take_unrecorded(self, contact: Contact) -> list[work.Sent]:
+        return self.unrecorded.pop(contact.id, []) if contact.id is not None else []
+
+
+def _save(
+    tx: work.Tx, org: int, writes: list[work.SprintWrite], sent: list[work.Sent]
+) -> list[list[str]]:
+    work.record_sent(tx, sent)
+    return work.save(tx, org, writes)
+
+
+def _mark_handled(tx: work.Tx, uuid: str, sent: list[work.Sent]) -> None:
+    work.record_sent(tx, sent)
+    tx.execute("UPDATE messages SET status = 'handled' WHERE uuid = :uuid", {"uuid": uuid})
+
+
+def _waiting_session(tx: work.Tx, contact_id: int) -> Session | None:
+    row = tx.one(
+        "SELECT state FROM sessions WHERE contact_id = :id AND status = 'waiting' "
+        "ORDER BY id DESC LIMIT 1",
+        {"id": contact_id},
+    )
+    return Session.model_validate(tx.read_json(row[0])) if row else None
+
+
+def _webhook_row(call: WebhookLog, flow_uuid: str) -> work.WebhookRow:
+    response = (
+        call.response
+        if isinstance(call.response, dict) or call.response is None
+        else {"body": call.response}
+    )
+    first = call.usage[0] if call.usage else None
+    return work.WebhookRow(
+        method=call.method,
+        url=call.url,
+        request=call.request,
+        response=response,
+        status_code=call.status_code,
+        error=call.error,
+        duration_ms=call.duration_ms,
+        result_name=call.result_name,
+        flow_uuid=flow_uuid,
+        llm_provider=first.provider if first else None,
+        llm_model=first.model if first else None,
+        prompt_tokens=sum(u.prompt_tokens for u in call.usage) if first else None,
+        completion_tokens=sum(u.completion_tokens for u in call.usage) if first else None,
+    )
+
+
+def _usage_rows(call: WebhookLog, flow_uuid: str) -> list[work.UsageRow]:
+    prices = get_settings().llm_prices
+    function = call.url if call.method == "FUNCTION" else None
+    return [
+        work.UsageRow(
+            function=function,
+            provider=u.provider,
+            model=u.model,
+            prompt_tokens=u.prompt_tokens,
+            completion_tokens=u.completion_tokens,
+            latency_ms=u.latency_ms,
+            cost=cost_of(u, prices),
+            flow_uuid=flow_uuid,
+        )
+        for u in call.usage
+    ]

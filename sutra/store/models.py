@@ -50,6 +50,7 @@ __all__ = [
     "ID_TYPE",
     "NAMING_CONVENTION",
     "Base",
+    "Broadcast",
     "Contact",
     "ContactField",
     "ContactStatus",
@@ -57,6 +58,7 @@ __all__ = [
     "FlowResult",
     "FlowRevision",
     "FlowSession",
+    "FlowStart",
     "Global",
     "Group",
     "LLMTurn",
@@ -238,7 +240,11 @@ contact_groups = Table(
 
 class Contact(Base):
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("organization_id", "urn"),)
+    __table_args__ = (
+        UniqueConstraint("organization_id", "urn"),
+        # A worker renews all of its leases in one statement.
+        Index("ix_contacts_busy_owner", "busy_owner"),
+    )
 
     id: Mapped[int] = _id()
     uuid: Mapped[str] = mapped_column(String(), unique=True, default=new_uuid)
@@ -452,6 +458,38 @@ class Message(Base):
     updated_at: Mapped[datetime] = _updated_at()
 
     contact: Mapped[Contact] = relationship()
+
+
+class Broadcast(Base):
+    """A flow started for many contacts at once (a group, a list); its starts say how far."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = _id()
+    organization_id: Mapped[int] = _fk("organizations.id")
+    flow_uuid: Mapped[str] = mapped_column(String())
+    total: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
+    created_at: Mapped[datetime] = _created_at()
+
+
+class FlowStart(Base):
+    """A flow to start for one contact, in turn with the contact's messages (durable: a start
+    asked for survives a restart, and a broadcast is 100,000 of these)."""
+
+    __tablename__ = "flow_starts"
+    __table_args__ = (
+        Index("ix_flow_starts_contact_id_status", "contact_id", "status"),
+        Index("ix_flow_starts_broadcast_id", "broadcast_id"),
+    )
+
+    id: Mapped[int] = _id()
+    organization_id: Mapped[int] = _fk("organizations.id")
+    contact_id: Mapped[int] = _fk("contacts.id", ondelete="CASCADE")
+    flow_uuid: Mapped[str] = mapped_column(String())
+    broadcast_id: Mapped[int | None] = _fk("broadcasts.id", ondelete="CASCADE", nullable=True)
+    # pending -> done
+    status: Mapped[str] = mapped_column(String(), default="pending", server_default="pending")
+    created_at: Mapped[datetime] = _created_at()
 
 
 class FlowResult(Base):

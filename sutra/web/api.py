@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from sutra.flows import FlowFileError, parse_flow_file
 from sutra.store import models as m
+from sutra.store import work
 from sutra.web.state import AppState, app_state
 
 _bearer = HTTPBearer(auto_error=False)
@@ -136,31 +137,58 @@ class StartRequest(BaseModel):
 
 @router.post("/flows/{uuid}/start", status_code=202)
 async def start_flow(uuid: str, body: StartRequest, state: State) -> dict[str, Any]:
-    """Start the flow for contacts (by uuid or urn) and/or every member of a group."""
+    """Start the flow for contacts (by uuid or urn) and/or every member of a group.
+
+    The starts are stored (in batches, for a large group) before this answers, and run in turn
+    with each contact's messages; ``GET /api/v1/broadcasts/{id}`` tells how far they are.
+    """
     await _flow(state, uuid)
+    org = state.repo.org
     ids: list[int] = []
+    group_id: int | None = None
     async with state.repo.sessions() as db:
-        query = select(m.Contact.id).where(m.Contact.organization_id == state.repo.org)
+        query = select(m.Contact.id).where(m.Contact.organization_id == org)
         if body.contacts:
             ids += list(await db.scalars(query.where(m.Contact.uuid.in_(body.contacts))))
         if body.group:
-            group = await db.scalar(
-                select(m.Group)
-                .where(
-                    m.Group.organization_id == state.repo.org,
+            group_id = await db.scalar(
+                select(m.Group.id).where(
+                    m.Group.organization_id == org,
                     (m.Group.name == body.group) | (m.Group.uuid == body.group),
                 )
-                .options(selectinload(m.Group.contacts))
             )
-            if group is None:
+            if group_id is None:
                 raise HTTPException(404, f"no group {body.group}")
-            ids += [contact.id for contact in group.contacts]
     for urn in body.urns:
         ids.append((await state.repo.contact(urn)).id or 0)
-    unique = list(dict.fromkeys(i for i in ids if i))
-    for contact_id in unique:
-        state.pipeline.start_flow(contact_id, uuid)
-    return {"flow": uuid, "contacts": len(unique)}
+    hot = state.runner.db
+    broadcast = await hot.run(work.new_broadcast, org, uuid)
+    started = await hot.run(
+        work.add_starts, org, uuid, list(dict.fromkeys(i for i in ids if i)), broadcast
+    )
+    total = len(started)
+    after = 0
+    while group_id is not None:
+        added, after = await hot.run(work.add_group_starts, org, uuid, group_id, broadcast, after)
+        total += added
+        if added < work.START_BATCH:
+            break
+    pipeline = state.pipeline
+    if total <= pipeline.max_in_flight:
+        for contact_id in started:
+            pipeline.notify(contact_id)
+    # The rest (a group) is claimed by the sweepers of every worker process, in batches.
+    await pipeline.sweep()
+    return {"flow": uuid, "contacts": total, "broadcast": broadcast}
+
+
+@router.get("/broadcasts/{broadcast_id}")
+async def broadcast_progress(broadcast_id: int, state: State) -> dict[str, Any]:
+    """How far a start is: contacts in all, started, still pending."""
+    found = await state.runner.db.run(work.broadcast_progress, state.repo.org, broadcast_id)
+    if found is None:
+        raise HTTPException(404, f"no broadcast {broadcast_id}")
+    return found
 
 
 # --- contacts ----------------------------------------------------------------------------------

@@ -20,10 +20,12 @@ from sutra.channels.simulator import Simulator
 from sutra.config import ServerSettings, get_settings
 from sutra.functions.services import Services
 from sutra.runtime.media import MediaStore
+from sutra.runtime.pacing import Pacer
 from sutra.runtime.pipeline import Pipeline
 from sutra.runtime.runner import Runner
 from sutra.runtime.webhooks import WebhookSettings
 from sutra.store.db import create_async_engine_for, create_session_factory, migrate
+from sutra.store.hotdb import HotDB
 from sutra.store.repository import Repository
 from sutra.web import api, auth, editor, pages, simulator, webhooks
 from sutra.web.state import AppState
@@ -69,13 +71,15 @@ def create_app(
         # Under a burst, pipeline work queues for connections longer than SQLAlchemy's default
         # 30 s; waiting is right there (nothing is lost), an error is not.
         engine = create_async_engine_for(database_url, pool_timeout=600)
-        ingest_engine = create_async_engine_for(database_url)
-        http = httpx.AsyncClient()
+        db = HotDB(database_url).start()
+        http = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=100))
         channels = _channels(server, http)
         secret = config.webhook_secret
+        sessions = create_session_factory(engine)
         runner = Runner(
-            Repository(create_session_factory(engine)),
-            services=services or Services(http=http, db=create_session_factory(engine)),
+            Repository(sessions),
+            db,
+            services=services or Services(http=http, db=sessions, defer_usage=True),
             channel="sim",
             timezone=config.timezone,
             webhook_settings=WebhookSettings(
@@ -87,17 +91,25 @@ def create_app(
         whatsapp = "whatsapp" if "whatsapp" in channels else "gupshup"
         runner.channels_by_scheme = {"whatsapp": whatsapp, "sim": "sim"}
         media = MediaStore(Path(server.sutra_media_dir), server.sutra_public_url)
-        pipeline = Pipeline(runner, channels, sweep_every=sweep_every, media=media)
-        ingest = Repository(create_session_factory(ingest_engine))
-        app.state.sutra = AppState(server, runner, pipeline, ingest)
+        share = server.whatsapp_messages_per_second / server.sutra_workers
+        pacers = {"whatsapp": Pacer(share)}
+        pipeline = Pipeline(
+            runner,
+            channels,
+            sweep_every=sweep_every,
+            media=media,
+            max_in_flight=server.sutra_max_in_flight,
+            pacers={k: v for k, v in pacers.items() if k in channels},
+        )
+        app.state.sutra = AppState(server, runner, pipeline)
         await pipeline.start()
         try:
             yield
         finally:
             await pipeline.stop()
             await http.aclose()
+            db.close()
             await engine.dispose()
-            await ingest_engine.dispose()
 
     app = FastAPI(title="Sutra", version="0.1.0", lifespan=lifespan)
     media_dir = Path(server.sutra_media_dir)

@@ -36,6 +36,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from sutra.engine.session import Contact, Input
 from sutra.runtime import metrics
 from sutra.store import models as m
+from sutra.store import work
 from sutra.web import auth, queries
 from sutra.web.auth import api_user, page_user
 from sutra.web.state import AppState, app_state
@@ -298,7 +299,7 @@ async def _run_start(state: AppState, starts: _Starts, contact: Contact, flow_uu
     loop = asyncio.get_running_loop()
     deadline = loop.time() + pipeline.lease_seconds
     try:
-        while not await pipeline.queue.claim(contact.id, owner, pipeline.lease_seconds):
+        while not await pipeline.hold(contact.id, owner):
             if loop.time() > deadline:
                 starts.errors[contact.id] = "the contact stayed busy; try again"
                 return
@@ -306,7 +307,7 @@ async def _run_start(state: AppState, starts: _Starts, contact: Contact, flow_uu
         try:
             await state.runner.start(contact, flow_uuid)
         finally:
-            await pipeline.queue.release(contact.id, owner)
+            await pipeline.let_go(contact.id, owner)
     except Exception as exc:
         log.exception("simulator: starting flow %s for %s failed", flow_uuid, contact.urn)
         starts.errors[contact.id] = f"{type(exc).__name__}: {exc}"
@@ -327,9 +328,15 @@ async def send_message(body: SendIn, state: State) -> SendOut:
     incoming = Input(text=body.text)
     # Exactly what a channel webhook does, with a fresh external id standing in for the
     # provider's (the (channel, external_id) pair is what deduplicates deliveries).
-    stored = await state.repo.add_incoming(
-        contact, incoming, channel=CHANNEL, external_id=f"sim-{uuid.uuid4()}"
+    arrival = work.Arrival(
+        organization_id=state.repo.org,
+        urn=contact.urn or urn_for(body.contact),
+        channel=CHANNEL,
+        message=incoming,
+        name=body.contact,
+        external_id=f"sim-{uuid.uuid4()}",
     )
+    [(_, stored)] = await state.runner.db.run(work.ingest, [arrival])
     if not stored:  # a uuid4 collision; nothing a user can do about it but retry
         raise HTTPException(409, "the message could not be stored; send it again")
     metrics.MESSAGES_IN.labels(CHANNEL).inc()

@@ -17,9 +17,6 @@ class AppState:
     settings: ServerSettings
     runner: Runner
     pipeline: Pipeline
-    # Channel webhooks store what arrives through their own connections, so a busy pipeline
-    # can never make an acknowledgement wait (and the provider see an error).
-    ingest: Repository
 
     @property
     def repo(self) -> Repository:

@@ -14,6 +14,7 @@ from sutra.channels import gupshup, whatsapp
 from sutra.channels.base import ChannelError, InboundMessage, StatusUpdate
 from sutra.engine.session import Input
 from sutra.runtime import metrics
+from sutra.store import work
 from sutra.web.state import AppState, app_state
 
 log = logging.getLogger(__name__)
@@ -35,29 +36,41 @@ def _json_body(raw: bytes) -> Any:
 async def _accept(
     state: AppState, channel: str, messages: list[InboundMessage], statuses: list[StatusUpdate]
 ) -> dict[str, int]:
-    stored = duplicates = 0
-    for message in messages:
-        contact = await state.ingest.contact(
-            message.urn, name=message.contact_name, phone=message.phone
-        )
-        incoming = Input(text=message.text, attachments=message.attachments)
-        if await state.ingest.add_incoming(
-            contact,
-            incoming,
+    arrivals = [
+        work.Arrival(
+            organization_id=state.repo.org,
+            urn=message.urn,
             channel=channel,
+            message=Input(text=message.text, attachments=message.attachments),
+            name=message.contact_name,
+            phone=message.phone,
             external_id=message.external_id,
             payload=message.payload,
-        ):
+        )
+        for message in messages
+    ]
+    updates = [(status.external_id, status.status, status.error) for status in statuses]
+    # One unit of work for the whole payload: durable before the provider hears 200.
+    stored_flags = await state.runner.db.run(_store, arrivals, channel, updates)
+    stored = 0
+    for contact_id, was_stored in stored_flags:
+        if was_stored:
             stored += 1
             metrics.MESSAGES_IN.labels(channel).inc()
-            assert contact.id is not None
-            state.pipeline.notify(contact.id)
+            state.pipeline.notify(contact_id)
         else:
-            duplicates += 1
             metrics.DUPLICATES.labels(channel).inc()
-    for status in statuses:
-        await state.ingest.update_status(channel, status.external_id, status.status, status.error)
-    return {"stored": stored, "duplicates": duplicates, "statuses": len(statuses)}
+    return {"stored": stored, "duplicates": len(messages) - stored, "statuses": len(statuses)}
+
+
+def _store(
+    tx: work.Tx,
+    arrivals: list[work.Arrival],
+    channel: str,
+    updates: list[tuple[str, str, str | None]],
+) -> list[tuple[int, bool]]:
+    work.update_statuses(tx, channel, updates)
+    return work.ingest(tx, arrivals)
 
 
 def _refuse(channel: str, exc: ChannelError, payload: Any) -> HTTPException:

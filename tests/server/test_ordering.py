@@ -30,7 +30,7 @@ def test_messages_sent_during_a_gpt_call_are_held_and_delivered_in_order(
         f"/api/v1/flows/{definition['uuid']}/start",
         json={"urns": ["whatsapp:919800000001"]},
     )
-    assert started.json() == {"flow": definition["uuid"], "contacts": 1}
+    assert started.json() == {"flow": definition["uuid"], "contacts": 1, "broadcast": 1}
     wait_for(lambda: texts(graph) == ["Pls ask a question to GPT."], what="the first question")
 
     llm.plan(Reply(text="Plants make food from light.", delay=1.5), Reply(text="Rated 9/10."))
