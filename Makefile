@@ -35,4 +35,5 @@ demo: setup
 bench: setup
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/llm.py
-	$(BIN)/python bench/server.py
+	$(BIN)/python bench/server.py $(if $(SUTRA_TEST_POSTGRES_URL),--database $(SUTRA_TEST_POSTGRES_URL))
+	$(BIN)/python bench/broadcast.py

@@ -58,6 +58,7 @@ from sutra.channels.whatsapp import (
     parse_attachment,
     parse_cloud_webhook,
 )
+from sutra.http import async_client
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ class Gupshup:
         self.app_name = app_name
         self.source_number = source_number.lstrip("+")
         self.api_url = api_url.rstrip("/")
-        self._http = http or httpx.AsyncClient(timeout=timeout)
+        self._http = http or async_client(timeout=timeout)
         self._owns_http = http is None
         self.timeout = timeout
         self.list_button = _fit(list_button, LIST_BUTTON_MAX) or "Options"

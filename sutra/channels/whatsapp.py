@@ -35,6 +35,7 @@ from sutra.channels.base import (
     SendResult,
     StatusUpdate,
 )
+from sutra.http import async_client
 
 log = logging.getLogger(__name__)
 
@@ -484,7 +485,7 @@ class WhatsAppCloud:
         self._token = access_token
         self.phone_number_id = phone_number_id
         self.api_url = api_url.rstrip("/")
-        self._http = http or httpx.AsyncClient(timeout=timeout)
+        self._http = http or async_client(timeout=timeout)
         self._owns_http = http is None
         self.timeout = timeout
         # The label of the button that opens a list, when quick replies become a list.

@@ -6,6 +6,7 @@ budget check or forget to record what it spent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import weakref
@@ -58,7 +59,7 @@ def _int(value: Any) -> int | None:
 
 # Organisation settings change rarely and every LLM call reads them: kept a second, like flows.
 SETTINGS_TTL = 1.0
-_cached: weakref.WeakKeyDictionary[Any, dict[int, tuple[float, dict[str, Any]]]] = (
+_cached: weakref.WeakKeyDictionary[Any, dict[int, tuple[float, asyncio.Task[dict[str, Any]]]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -74,16 +75,24 @@ async def org_settings(call: FunctionCall, caller: Caller) -> dict[str, Any]:
 
 
 async def _stored_settings(db: Any, organization_id: int) -> dict[str, Any]:
+    # One read per second however many calls are in flight: they all wait for the same one.
     now = time.monotonic()
     per_org = _cached.setdefault(db, {})
     hit = per_org.get(organization_id)
-    if hit is not None and now - hit[0] < SETTINGS_TTL:
-        return hit[1]
+    if hit is None or now - hit[0] >= SETTINGS_TTL:
+        hit = (now, asyncio.ensure_future(_read_settings(db, organization_id)))
+        per_org[organization_id] = hit
+    try:
+        return await asyncio.shield(hit[1])
+    except Exception:
+        per_org.pop(organization_id, None)
+        raise
+
+
+async def _read_settings(db: Any, organization_id: int) -> dict[str, Any]:
     async with db() as session:
         org = await session.get(m.Organization, organization_id)
-        stored = dict(org.settings) if org is not None and isinstance(org.settings, dict) else {}
-    per_org[organization_id] = (now, stored)
-    return stored
+        return dict(org.settings) if org is not None and isinstance(org.settings, dict) else {}
 
 
 async def complete(

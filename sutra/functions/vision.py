@@ -20,6 +20,7 @@ from sutra.functions.gpt import (
 )
 from sutra.functions.llmcall import complete
 from sutra.functions.registry import FunctionCall, FunctionError, function
+from sutra.http import async_client
 
 # What OpenAI's vision models accept, recognised by their first bytes: a server's Content-Type
 # is often generic (application/octet-stream) or wrong.
@@ -59,7 +60,7 @@ async def fetch_image(
     if not url.lower().startswith(("http://", "https://")):
         raise FunctionError("url should be an http(s) link to an image", status=400)
     owned = client is None
-    http = client or httpx.AsyncClient()
+    http = client or async_client()
     try:
         async with http.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
             if not 200 <= response.status_code < 300:

@@ -6,10 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
-
 from sutra.config import get_settings
 from sutra.functions.services import Services
+from sutra.http import async_client
 from sutra.runtime.runner import Runner, Send
 from sutra.runtime.webhooks import WebhookSettings
 from sutra.store.db import create_async_engine_for, create_session_factory, migrate
@@ -29,7 +28,7 @@ async def open_runner(
     await asyncio.to_thread(migrate, database_url)
     engine = create_async_engine_for(database_url)
     db = HotDB(database_url).start()
-    http = httpx.AsyncClient()
+    http = async_client()
     try:
         repo = Repository(create_session_factory(engine))
         secret = settings.webhook_secret

@@ -107,17 +107,39 @@ class Pipeline:
             self._ready.append(contact_id)
         self._admit()
 
+    def lease_request(self) -> work.LeaseRequest:
+        """What this process may claim right now (for a unit of work that claims as it goes)."""
+        return work.LeaseRequest(
+            owner=self.owner,
+            until=self._until(),
+            now=self.runner.now(),
+            room=max(0, self.max_in_flight - len(self._tasks) - len(self._ready)),
+            busy=frozenset(self._tasks),
+        )
+
+    def adopt(self, claim: work.Claim) -> None:
+        """Work a contact claimed elsewhere in this process (by the webhook that stored its
+        message), as if the pipeline had claimed it."""
+        contact_id = claim.contact.id
+        assert contact_id is not None
+        if contact_id in self._tasks:  # claimed twice over: the running worker sees it all
+            self._again.add(contact_id)
+            return
+        self._start(contact_id, claim)
+
     def _admit(self) -> None:
         while self._ready and len(self._tasks) < self.max_in_flight:
             contact_id = self._ready.popleft()
             self._queued.discard(contact_id)
-            if contact_id in self._tasks:
-                continue
-            task = asyncio.create_task(
-                self._process(contact_id), name=f"sutra-contact-{contact_id}"
-            )
-            self._tasks[contact_id] = task
-            task.add_done_callback(lambda _, c=contact_id: self._done(c))
+            if contact_id not in self._tasks:
+                self._start(contact_id, None)
+
+    def _start(self, contact_id: int, claim: work.Claim | None) -> None:
+        task = asyncio.create_task(
+            self._process(contact_id, claim), name=f"sutra-contact-{contact_id}"
+        )
+        self._tasks[contact_id] = task
+        task.add_done_callback(lambda _, c=contact_id: self._done(c))
 
     def _done(self, contact_id: int) -> None:
         self._tasks.pop(contact_id, None)
@@ -158,12 +180,13 @@ class Pipeline:
 
     # --- the work ----------------------------------------------------------------------------
 
-    async def _process(self, contact_id: int) -> None:
+    async def _process(self, contact_id: int, claim: work.Claim | None) -> None:
         runner = self.runner
         try:
-            claim = await self.db.run(
-                work.claim, contact_id, self.owner, self._until(), runner.now()
-            )
+            if claim is None:
+                claim = await self.db.run(
+                    work.claim, contact_id, self.owner, self._until(), runner.now()
+                )
             while claim is not None:
                 await self._work(claim)
                 claim = await self.db.run(

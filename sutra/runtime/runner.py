@@ -6,10 +6,9 @@ the contact again (or ends).
 
 What a step changed is written in one transaction (:func:`sutra.store.work.save`): the
 consumed message, session, runs, results, contact changes, outgoing messages, the webhook log
-and LLM usage. Sprints that end in a webhook are kept in memory and written with the sprint
-after the call — unless they produced messages, which are stored and sent first, so a contact
-reads "one moment…" before a long call. A process that stops in the middle leaves the message
-unconsumed, and the next worker does the step again from the database.
+and LLM usage. A step that waits on a webhook is written (and its messages sent, so a contact
+reads "one moment…") before the call: staff see the session waiting for it, and a process
+that dies during the call leaves the wait for the next worker to carry on.
 """
 
 from __future__ import annotations
@@ -279,10 +278,7 @@ class Runner:
             if session.status != "waiting" or wait is None:
                 return
             if wait.kind == "webhook" and wait.request is not None:
-                if any(isinstance(e, ev.MsgOut) for w in writes for e in w.events):
-                    # The contact should read these before a long call, and they must be
-                    # stored before they are sent.
-                    await self._flush(writes)
+                await self._flush(writes)
                 request = wait.request
                 context = CallContext(
                     organization_id=self.repo.org,

@@ -20,6 +20,7 @@ import httpx
 from sutra.engine.session import WebhookOutcome, WebhookRequest
 from sutra.functions.registry import FunctionCall, FunctionError, get_function
 from sutra.functions.services import Services
+from sutra.http import async_client
 from sutra.llm.base import LLMError, Usage
 
 _SECRET_NAME = re.compile(r"auth|token|secret|key|password|signature|cookie", re.IGNORECASE)
@@ -169,7 +170,7 @@ async def _http(
     client = services.http
     owned = client is None
     if client is None:
-        client = httpx.AsyncClient()
+        client = async_client()
     try:
         response = await client.request(
             request.method,

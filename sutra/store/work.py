@@ -237,6 +237,32 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
     return Claim(contact, session, inbound, outbound, starts)
 
 
+@dataclass(frozen=True)
+class LeaseRequest:
+    """Who asks for leases, until when, and how many contacts it has room for now; contacts it
+    already works on are skipped (their running worker picks the new work up)."""
+
+    owner: str
+    until: datetime
+    now: datetime
+    room: int
+    busy: frozenset[int] = frozenset()
+
+
+def claim_some(tx: Tx, contact_ids: list[int], lease: LeaseRequest) -> dict[int, Claim]:
+    """Claim those of the contacts there is room for; the others wait for a worker."""
+    claims: dict[int, Claim] = {}
+    for contact_id in contact_ids:
+        if len(claims) >= lease.room:
+            break
+        if contact_id in lease.busy:
+            continue
+        found = claim(tx, contact_id, lease.owner, lease.until, lease.now)
+        if found is not None:
+            claims[contact_id] = found
+    return claims
+
+
 def claim_many(tx: Tx, owner: str, until: datetime, now: datetime, limit: int) -> list[int]:
     """The sweeper's batch: take up to ``limit`` free contacts that have work, in one statement
     (on PostgreSQL skipping rows another worker is taking at the same moment)."""

@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 from sutra.flows import FlowFileError, parse_flow_file
 from sutra.store import models as m
 from sutra.store import work
-from sutra.web.state import AppState, app_state
+from sutra.web.state import AppState, app_state, state_of
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -30,7 +30,7 @@ def require_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    token = app_state(request).settings.sutra_api_token
+    token = state_of(request).settings.sutra_api_token
     given = credentials.credentials if credentials else ""
     if token is None or not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
         raise HTTPException(

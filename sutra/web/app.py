@@ -4,6 +4,7 @@ metrics."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from sutra.channels.base import Channel
 from sutra.channels.simulator import Simulator
 from sutra.config import ServerSettings, get_settings
 from sutra.functions.services import Services
+from sutra.http import async_client
 from sutra.runtime.media import MediaStore
 from sutra.runtime.pacing import Pacer
 from sutra.runtime.pipeline import Pipeline
@@ -68,11 +70,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = get_settings()
         await asyncio.to_thread(migrate, database_url)
+        # The LLM SDKs take over a second to import: at start-up, not on the first question.
+        importlib.import_module("sutra.llm.select")
         # Under a burst, pipeline work queues for connections longer than SQLAlchemy's default
         # 30 s; waiting is right there (nothing is lost), an error is not.
         engine = create_async_engine_for(database_url, pool_timeout=600)
         db = HotDB(database_url).start()
-        http = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=100))
+        http = async_client()
         channels = _channels(server, http)
         secret = config.webhook_secret
         sessions = create_session_factory(engine)

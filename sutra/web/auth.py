@@ -34,7 +34,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sutra.store import users
-from sutra.web.state import app_state
+from sutra.web.state import state_of
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ async def _serializer(request: Request) -> URLSafeTimedSerializer:
     holder = request.app.state
     found: URLSafeTimedSerializer | None = getattr(holder, "sutra_session_signer", None)
     if found is None:
-        state = app_state(request)
+        state = state_of(request)
         configured = state.settings.sutra_secret_key
         if configured is not None and configured.get_secret_value():
             key = configured.get_secret_value()
@@ -135,7 +135,7 @@ async def _verify(request: Request) -> SignedIn | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("u"), int):
         return None
-    user = await users.get_user(app_state(request).repo.sessions, data["u"])
+    user = await users.get_user(state_of(request).repo.sessions, data["u"])
     if user is None or not user.is_active:
         return None
     if not hmac.compare_digest(str(data.get("p", "")), users.password_tag(user.password_hash)):
@@ -226,7 +226,7 @@ async def login(
     target = safe_next(next)
     if not _same_origin(request):
         raise HTTPException(403, "sign-in from another site refused")
-    user = await users.authenticate(app_state(request).repo.sessions, email, password)
+    user = await users.authenticate(state_of(request).repo.sessions, email, password)
     if user is None:
         # The email is logged to spot guessing; the password never is.
         log.warning("sign-in refused for %s", users.normalize_email(email))

@@ -23,6 +23,12 @@ class AppState:
         return self.runner.repo
 
 
-def app_state(request: Request) -> AppState:
+def state_of(request: Request) -> AppState:
     state: AppState = request.app.state.sutra
     return state
+
+
+async def app_state(request: Request) -> AppState:
+    """The dependency form of :func:`state_of`; async, because FastAPI runs a plain ``def``
+    dependency in its thread pool, a hop per request."""
+    return state_of(request)

@@ -50,16 +50,23 @@ async def _accept(
         for message in messages
     ]
     updates = [(status.external_id, status.status, status.error) for status in statuses]
-    # One unit of work for the whole payload: durable before the provider hears 200.
-    stored_flags = await state.runner.db.run(_store, arrivals, channel, updates)
+    pipeline = state.pipeline
+    # One unit of work for the whole payload, durable before the provider hears 200; it also
+    # takes the contacts this process has room for, with their work, saving a round trip.
+    stored_flags, claims = await state.runner.db.run(
+        _store, arrivals, channel, updates, pipeline.lease_request()
+    )
     stored = 0
     for contact_id, was_stored in stored_flags:
         if was_stored:
             stored += 1
             metrics.MESSAGES_IN.labels(channel).inc()
-            state.pipeline.notify(contact_id)
+            if contact_id not in claims:
+                pipeline.notify(contact_id)
         else:
             metrics.DUPLICATES.labels(channel).inc()
+    for claim in claims.values():
+        pipeline.adopt(claim)
     return {"stored": stored, "duplicates": len(messages) - stored, "statuses": len(statuses)}
 
 
@@ -68,9 +75,12 @@ def _store(
     arrivals: list[work.Arrival],
     channel: str,
     updates: list[tuple[str, str, str | None]],
-) -> list[tuple[int, bool]]:
+    lease: work.LeaseRequest,
+) -> tuple[list[tuple[int, bool]], dict[int, work.Claim]]:
     work.update_statuses(tx, channel, updates)
-    return work.ingest(tx, arrivals)
+    stored = work.ingest(tx, arrivals)
+    wanted = list(dict.fromkeys(contact_id for contact_id, ok in stored if ok))
+    return stored, work.claim_some(tx, wanted, lease)
 
 
 def _refuse(channel: str, exc: ChannelError, payload: Any) -> HTTPException:
