@@ -192,40 +192,36 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
         {"id": contact_id},
     )
     session = Session.model_validate(tx.read_json(state[0])) if state else None
-    inbound = [
-        Pending(
-            uuid=u,
-            channel=channel,
-            message=Input(
+    # Held messages and due sends in one read: each is a round trip on PostgreSQL.
+    inbound: list[Pending] = []
+    outbound: list[Queued] = []
+    for u, direction, text, attachments, channel, created, replies, payload, attempts in tx.execute(
+        "SELECT uuid, direction, text, attachments, channel, created_at, quick_replies, payload, "
+        "attempts FROM messages WHERE contact_id = :id AND ((direction = 'in' AND "
+        "status = 'received') OR (direction = 'out' AND status = 'queued' AND "
+        "(next_attempt_at IS NULL OR next_attempt_at <= :now))) ORDER BY id",
+        {"id": contact_id, "now": tx.ts(now)},
+    ):
+        if direction == "in":
+            message = Input(
                 uuid=u,
                 text=text or "",
                 attachments=tx.read_json(attachments) or [],
                 created_on=tx.read_ts(created),
-            ),
-        )
-        for u, text, attachments, channel, created in tx.execute(
-            "SELECT uuid, text, attachments, channel, created_at FROM messages "
-            "WHERE contact_id = :id AND direction = 'in' AND status = 'received' ORDER BY id",
-            {"id": contact_id},
-        )
-    ]
-    outbound = [
-        Queued(
-            uuid=u,
-            channel=channel,
-            text=text or "",
-            quick_replies=tx.read_json(replies) or [],
-            attachments=tx.read_json(attachments) or [],
-            interactive=(tx.read_json(payload) or {}).get("interactive"),
-            attempts=attempts or 0,
-        )
-        for u, channel, text, replies, attachments, payload, attempts in tx.execute(
-            "SELECT uuid, channel, text, quick_replies, attachments, payload, attempts "
-            "FROM messages WHERE contact_id = :id AND direction = 'out' AND status = 'queued' "
-            "AND (next_attempt_at IS NULL OR next_attempt_at <= :now) ORDER BY id",
-            {"id": contact_id, "now": tx.ts(now)},
-        )
-    ]
+            )
+            inbound.append(Pending(uuid=u, channel=channel, message=message))
+        else:
+            outbound.append(
+                Queued(
+                    uuid=u,
+                    channel=channel,
+                    text=text or "",
+                    quick_replies=tx.read_json(replies) or [],
+                    attachments=tx.read_json(attachments) or [],
+                    interactive=(tx.read_json(payload) or {}).get("interactive"),
+                    attempts=attempts or 0,
+                )
+            )
     starts = [
         (int(i), str(flow))
         for i, flow in tx.execute(
@@ -640,9 +636,23 @@ def update_statuses(tx: Tx, channel: str, updates: list[tuple[str, str, str | No
 def finish(
     tx: Tx, contact_id: int, owner: str, outcomes: list[Sent], until: datetime, now: datetime
 ) -> Claim | None:
-    """Record send outcomes; then hand back the contact's next work under a renewed lease, or
-    let the lease go when there is none (None)."""
+    """Record send outcomes; then let the lease go when the contact has nothing more to do
+    (None), or hand back its next work under a renewed lease."""
     record_sent(tx, outcomes)
+    # The common case, in one statement: nothing arrived meanwhile, let go.
+    released = tx.one(
+        "UPDATE contacts SET busy_owner = NULL, busy_until = NULL "
+        "WHERE id = :id AND busy_owner = :owner "
+        "AND NOT EXISTS (SELECT 1 FROM messages WHERE contact_id = :id AND direction = 'in' "
+        "AND status = 'received') "
+        "AND NOT EXISTS (SELECT 1 FROM messages WHERE contact_id = :id AND direction = 'out' "
+        "AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= :now)) "
+        "AND NOT EXISTS (SELECT 1 FROM flow_starts WHERE contact_id = :id "
+        "AND status = 'pending') RETURNING id",
+        {"id": contact_id, "owner": owner, "now": tx.ts(now)},
+    )
+    if released is not None:
+        return None
     row = tx.one(
         "UPDATE contacts SET busy_until = :until WHERE id = :id AND busy_owner = :owner "
         f"RETURNING {_CONTACT_COLUMNS}",
@@ -653,7 +663,7 @@ def finish(
     work = _read_work(tx, row, now)
     if work.inbound or work.outbound or work.starts:
         return work
-    release(tx, contact_id, owner)
+    release(tx, contact_id, owner)  # only a retry that is not due yet: the sweeper has it
     return None
 
 
