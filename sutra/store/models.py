@@ -479,7 +479,7 @@ class FlowStart(Base):
     __tablename__ = "flow_starts"
     __table_args__ = (
         Index("ix_flow_starts_contact_id_status", "contact_id", "status"),
-        Index("ix_flow_starts_broadcast_id", "broadcast_id"),
+        Index("ix_flow_starts_broadcast_id_contact_id", "broadcast_id", "contact_id"),
     )
 
     id: Mapped[int] = _id()

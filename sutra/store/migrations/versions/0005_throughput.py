@@ -67,7 +67,9 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_flow_starts_contact_id_status", "flow_starts", ["contact_id", "status"])
-    op.create_index("ix_flow_starts_broadcast_id", "flow_starts", ["broadcast_id"])
+    op.create_index(
+        "ix_flow_starts_broadcast_id_contact_id", "flow_starts", ["broadcast_id", "contact_id"]
+    )
     op.create_index("ix_contacts_busy_owner", "contacts", ["busy_owner"])
 
 
