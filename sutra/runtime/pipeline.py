@@ -20,6 +20,7 @@ import os
 import socket
 import uuid
 from collections import deque
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 
 from sutra.channels.base import Channel, OutboundMessage
@@ -215,17 +216,14 @@ class Pipeline:
         token = _replying.set(False)
         try:
             for start_id, flow_uuid in claim.starts:
-                outcome = await runner.start(contact, flow_uuid, waiting=session, start_id=start_id)
-                session = _waiting(outcome)
+                started = runner.start(contact, flow_uuid, waiting=session, start_id=start_id)
+                session = await self._unit(contact, started, start_id=start_id)
         finally:
             _replying.reset(token)
         if session is not None and claim.session is session and claim.session_due(runner.now()):
             assert session.wait is not None
-            if session.wait.kind == "webhook":
-                outcome = await runner.carry_on(session)
-            else:
-                outcome = await runner.fire_timeout(session)
-            session = _waiting(outcome)
+            due = runner.carry_on if session.wait.kind == "webhook" else runner.fire_timeout
+            session = await self._unit(contact, due(session))
         for pending in claim.inbound:
             message = pending.message
             if self.media is not None and message.attachments:
@@ -236,8 +234,8 @@ class Pipeline:
                     message = message.model_copy(update={"attachments": local})
                     await self.db.run(_set_attachments, pending.uuid, local)
             contact.channel = pending.channel
-            outcome = await runner.handle(contact, message, waiting=session)
-            session = _waiting(outcome)
+            handled = runner.handle(contact, message, waiting=session)
+            session = await self._unit(contact, handled, message_uuid=pending.uuid)
         for queued in claim.outbound:
             await self._send(
                 contact,
@@ -252,6 +250,36 @@ class Pipeline:
                 ),
                 attempts=queued.attempts,
             )
+
+    async def _unit(
+        self,
+        contact: Contact,
+        do: Awaitable[Outcome],
+        *,
+        message_uuid: str | None = None,
+        start_id: int | None = None,
+    ) -> Session | None:
+        """One unit of work (a message, a start, a due wait); returns the session that waits
+        after it. Whatever goes wrong inside ends in a state staff can see — the message or
+        start marked failed with the reason, the contact's waiting session failed — and the
+        contact's next message is handled afresh, instead of the same failure retried forever.
+        """
+        try:
+            return _waiting(await do)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:1000]
+            log.exception("contact %s: a unit of work failed: %s", contact.id, reason)
+            metrics.ERRORS.labels("unit_failed").inc()
+            assert contact.id is not None
+            await self.db.run(
+                work.fail_unit,
+                contact.id,
+                reason,
+                message_uuid,
+                start_id,
+                self.runner.unrecorded.pop(contact.id, []),
+            )
+            return None
 
     async def _deliver_now(self, contact: Contact, event: ev.MsgOut, uuid: str) -> None:
         channel = self.runner.channel_for(contact)

@@ -667,6 +667,33 @@ def finish(
     return None
 
 
+def fail_unit(
+    tx: Tx,
+    contact_id: int,
+    reason: str,
+    message_uuid: str | None,
+    start_id: int | None,
+    sent: list[Sent],
+) -> None:
+    """A unit of work that raised: keep what was sent, mark what set it off as failed with the
+    reason, and end the contact's waiting sessions, so its next message starts afresh."""
+    record_sent(tx, sent)
+    now = tx.ts(_now())
+    if message_uuid is not None:
+        tx.execute(
+            "UPDATE messages SET status = 'failed', error = :reason, updated_at = :now "
+            "WHERE uuid = :uuid",
+            {"reason": reason, "now": now, "uuid": message_uuid},
+        )
+    if start_id is not None:
+        tx.execute("UPDATE flow_starts SET status = 'failed' WHERE id = :id", {"id": start_id})
+    tx.execute(
+        "UPDATE sessions SET status = 'failed', wait_kind = NULL, wait_timeout_at = NULL, "
+        "ended_at = :now, updated_at = :now WHERE contact_id = :id AND status = 'waiting'",
+        {"now": now, "id": contact_id},
+    )
+
+
 # --- flow starts ---------------------------------------------------------------------------------
 
 # Contacts per transaction when a flow is started for a whole group: replies keep flowing
