@@ -39,6 +39,9 @@ from typing import Any, Self
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
+# The batching loop only: the baseline otherwise shares nothing with the server it measures.
+from sutra.store.hotdb import next_batch
+
 SCHEMA = """CREATE TABLE IF NOT EXISTS messages (
     wamid TEXT PRIMARY KEY, sender TEXT NOT NULL, kind TEXT NOT NULL, body TEXT,
     sent_at INTEGER NOT NULL, received_at REAL NOT NULL)"""
@@ -80,19 +83,10 @@ class GroupCommit:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(SCHEMA)
         try:
-            while (first := self._jobs.get()) is not None:
-                batch = [first]
-                stop = False
-                while len(batch) < self.max_batch:
-                    try:
-                        job = self._jobs.get_nowait()
-                    except queue.Empty:
-                        break
-                    if job is None:
-                        stop = True
-                        break
-                    batch.append(job)
-                self._commit(conn, batch)
+            while True:
+                batch, stop = next_batch(self._jobs, self.max_batch)
+                if batch:
+                    self._commit(conn, batch)
                 if stop:
                     break
         finally:

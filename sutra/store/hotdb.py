@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
+J = TypeVar("J")
 Unit = Callable[..., Any]
 
 # How many units one transaction takes at most: a bound on how long a commit keeps the
@@ -198,21 +199,9 @@ class HotDB:
         tx = Tx(conn, self.dialect)
         try:
             while True:
-                first = self._jobs.get()
-                if first is None:
-                    return
-                batch = [first]
-                stop = False
-                while len(batch) < self.max_batch:
-                    try:
-                        job = self._jobs.get_nowait()
-                    except queue.Empty:
-                        break
-                    if job is None:
-                        stop = True
-                        break
-                    batch.append(job)
-                self._run_batch(tx, batch)
+                batch, stop = next_batch(self._jobs, self.max_batch)
+                if batch:
+                    self._run_batch(tx, batch)
                 if stop:
                     return
         finally:
@@ -261,6 +250,24 @@ class HotDB:
         # No transaction may be open (BEGIN itself failed).
         with contextlib.suppress(Exception):
             tx.conn.execute("ROLLBACK")
+
+
+def next_batch(jobs: queue.SimpleQueue[J | None], limit: int) -> tuple[list[J], bool]:
+    """Wait for the next job, then take whatever else is queued (up to ``limit``): the group
+    of one commit. ``None`` in the queue means stop (after this batch)."""
+    first = jobs.get()
+    if first is None:
+        return [], True
+    batch = [first]
+    while len(batch) < limit:
+        try:
+            job = jobs.get_nowait()
+        except queue.Empty:
+            break
+        if job is None:
+            return batch, True
+        batch.append(job)
+    return batch, False
 
 
 def _is_transient(exc: BaseException) -> bool:
