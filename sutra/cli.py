@@ -396,12 +396,12 @@ def models_install(
     out.print(f"installed {path}; use it with SUTRA_LOCAL_MODEL={name}", highlight=False)
 
 
-async def _with_spinner(work: Any) -> Outcome:
+async def _with_spinner(step: Any) -> Outcome:
     # Only a terminal gets the spinner; piped output stays clean.
     if not out.is_terminal:
-        return await work
+        return await step
     with out.status("thinking…", spinner="dots"):
-        return await work
+        return await step
 
 
 def main() -> None:  # pragma: no cover - the console entry point

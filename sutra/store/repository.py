@@ -1,10 +1,10 @@
-"""Reads and writes the runtime needs, in engine terms (flows, contacts, sessions, events)."""
+"""Flows, contacts and their settings in engine terms, through the ORM (the per-message writes
+are in :mod:`sutra.store.work`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -24,10 +24,6 @@ class ImportedFlow:
     revision: int
     changed: bool
     keywords: list[str]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Repository:
@@ -208,25 +204,12 @@ class Repository:
             # Another worker created it a moment ago; this session is closed, look again.
             return await self.contact(urn, name=name, phone=phone)
 
-    async def contact_by_id(self, contact_id: int) -> Contact:
-        async with self.sessions() as db:
-            row = await db.scalar(
-                select(m.Contact)
-                .where(m.Contact.id == contact_id)
-                .options(selectinload(m.Contact.groups))
-            )
-            if row is None:
-                raise LookupError(f"no contact {contact_id}")
-            return _contact(row)
-
     async def _contact_row(self, db: AsyncSession, urn: str) -> m.Contact | None:
         return await db.scalar(
             select(m.Contact)
             .where(m.Contact.organization_id == self.org, m.Contact.urn == urn)
             .options(selectinload(m.Contact.groups))
         )
-
-    # --- sessions ----------------------------------------------------------------------------
 
     async def save_contact(self, contact: Contact) -> None:
         """Store the contact's name, language, fields and groups as they are now."""
