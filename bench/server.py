@@ -37,6 +37,7 @@ from sendwatch import WatchedGraphAPI
 
 from sutra.testing.graph_api import DEFAULT_PHONE_NUMBER_ID, DEFAULT_TOKEN, whatsapp_text_payload
 from sutra.testing.openai_server import OpenAIStubServer
+from sutra.testing.postgres import reset_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-app-secret"
@@ -237,7 +238,7 @@ def main() -> None:
         if args.database:
             one = None
             for workers in (int(w) for w in args.workers.split(",")):
-                _reset_postgres(args.database)
+                reset_schema(args.database)
                 graph.reset()
                 server = Server(
                     _env(args.database, llm, graph), Path(tmp) / f"pg{workers}.log", workers
@@ -257,16 +258,6 @@ def main() -> None:
                     f"({rate / one:.2f}x one process)"
                 )
     # The figures the README keeps come from this output.
-
-
-def _reset_postgres(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 if __name__ == "__main__":

@@ -61,19 +61,10 @@ from sutra.store.models import (
     WebhookLog,
     contact_groups,
 )
+from sutra.testing.postgres import reset_schema
 
 POSTGRES_URL = os.environ.get("SUTRA_TEST_POSTGRES_URL", "").strip()
 PASSWORD = "hunter2-s3cret"
-
-
-def _reset_postgres(url: str) -> None:
-    engine = create_engine_for(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture(
@@ -91,7 +82,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database of each available kind."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'sutra.db'}"
-    _reset_postgres(POSTGRES_URL)
+    reset_schema(POSTGRES_URL)
     return POSTGRES_URL
 
 
@@ -413,7 +404,7 @@ def test_concurrent_migrations_do_not_collide(url: str) -> None:
                 for suffix in ("", "-wal", "-shm"):
                     Path(database + suffix).unlink(missing_ok=True)
             else:
-                _reset_postgres(url)
+                reset_schema(url)
             for proc in procs:
                 assert proc.stdin is not None
                 proc.stdin.write("go\n")

@@ -248,7 +248,7 @@ class Runner:
     async def waiting_session(self, contact: Contact) -> Session | None:
         if contact.id is None:
             return None
-        return await self.db.run(_waiting_session, contact.id)
+        return await self.db.run(work.waiting_session, contact.id)
 
     async def settle(self, contact: Contact) -> None:
         """Store the send outcomes still held for the contact (a CLI chat between turns)."""
@@ -355,15 +355,6 @@ def _save(
 def _mark_handled(tx: work.Tx, uuid: str, sent: list[work.Sent]) -> None:
     work.record_sent(tx, sent)
     tx.execute("UPDATE messages SET status = 'handled' WHERE uuid = :uuid", {"uuid": uuid})
-
-
-def _waiting_session(tx: work.Tx, contact_id: int) -> Session | None:
-    row = tx.one(
-        "SELECT state FROM sessions WHERE contact_id = :id AND status = 'waiting' "
-        "ORDER BY id DESC LIMIT 1",
-        {"id": contact_id},
-    )
-    return Session.model_validate(tx.read_json(row[0])) if row else None
 
 
 def _webhook_row(call: WebhookLog, flow_uuid: str) -> work.WebhookRow:

@@ -186,12 +186,7 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
         fields={str(k): str(v) for k, v in fields.items()},
         groups=[Group(uuid=u, name=n) for u, n in groups],
     )
-    state = tx.one(
-        "SELECT state FROM sessions WHERE contact_id = :id AND status = 'waiting' "
-        "ORDER BY id DESC LIMIT 1",
-        {"id": contact_id},
-    )
-    session = Session.model_validate(tx.read_json(state[0])) if state else None
+    session = waiting_session(tx, contact_id)
     # Held messages and due sends in one read: each is a round trip on PostgreSQL.
     inbound: list[Pending] = []
     outbound: list[Queued] = []
@@ -257,6 +252,16 @@ def claim_some(tx: Tx, contact_ids: list[int], lease: LeaseRequest) -> dict[int,
         if found is not None:
             claims[contact_id] = found
     return claims
+
+
+def waiting_session(tx: Tx, contact_id: int) -> Session | None:
+    """The contact's session that waits (the newest, should there be more)."""
+    row = tx.one(
+        "SELECT state FROM sessions WHERE contact_id = :id AND status = 'waiting' "
+        "ORDER BY id DESC LIMIT 1",
+        {"id": contact_id},
+    )
+    return Session.model_validate(tx.read_json(row[0])) if row else None
 
 
 def claim_many(tx: Tx, owner: str, until: datetime, now: datetime, limit: int) -> list[int]:

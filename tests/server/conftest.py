@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from sutra.testing.graph_api import (
     DEFAULT_PHONE_NUMBER_ID,
@@ -23,6 +22,7 @@ from sutra.testing.graph_api import (
 )
 from sutra.testing.gupshup_api import DEFAULT_API_KEY, DEFAULT_APP, GupshupStubServer
 from sutra.testing.openai_server import OpenAIStubServer
+from sutra.testing.postgres import reset_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 SUTRA = Path(sys.executable).with_name("sutra")
@@ -103,14 +103,6 @@ class ServerProcess:
         return httpx.post(f"{self.url}{path}", timeout=30, **kwargs)
 
 
-def _reset_postgres(url: str) -> None:
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def _databases() -> list[Any]:
     params: list[Any] = [pytest.param("sqlite", id="sqlite")]
     if os.environ.get("SUTRA_TEST_POSTGRES_URL"):
@@ -123,7 +115,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'server.db'}"
     url = os.environ["SUTRA_TEST_POSTGRES_URL"]
-    _reset_postgres(url)
+    reset_schema(url)
     return url
 
 
