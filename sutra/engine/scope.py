@@ -52,10 +52,21 @@ class Scope:
     # --- templates ---------------------------------------------------------------------------
 
     def template(self, text: str, *, escape: Any = None) -> str:
-        return evaluate_template(text, self.context(), escape=escape)
+        errors: list[str] = []
+        rendered = evaluate_template(text, self.context(), escape=escape, errors=errors)
+        self._report(errors)
+        return rendered
 
     def value(self, text: str) -> Any:
-        return evaluate_value(text, self.context())
+        errors: list[str] = []
+        value = evaluate_value(text, self.context(), errors=errors)
+        self._report(errors)
+        return value
+
+    def _report(self, errors: list[str]) -> None:
+        # A failed expression renders as nothing (goflow); the author learns why from the run.
+        for error in errors:
+            self.emit(ev.Warning(text=f"expression failed: {error}"))
 
     def context(self) -> dict[str, Any]:
         """The ``@`` namespace, rebuilt after any change so templates see it at once."""

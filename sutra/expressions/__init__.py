@@ -6,9 +6,10 @@ from sutra.expressions.evaluate import (
     evaluate_template,
     evaluate_value,
 )
-from sutra.expressions.values import render, snakify
+from sutra.expressions.values import ErrorValue, render, snakify
 
 __all__ = [
+    "ErrorValue",
     "ExpressionError",
     "evaluate_expression",
     "evaluate_template",

@@ -83,7 +83,8 @@ ENV = Environment(globals={"org_name": "Sutra NGO", "helpline": "1800-11-2233"})
         ('<%= "Dear " <> @contact.name %>', "Dear Asha Rao"),
         ("<%= rem(@results.gpt.parsed_msg.count * 2 + 1, 6) %>", "1"),
         ('<%= System.cmd("ls", []) %>', '<%= System.cmd("ls", []) %>'),
-        ("@(__import__('os'))", "@(__import__('os'))"),
+        # An expression that fails renders as nothing, as in goflow.
+        ("@(__import__('os'))", ""),
     ],
 )
 def test_template(template: str, expected: str) -> None:
