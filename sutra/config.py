@@ -121,6 +121,10 @@ class ServerSettings(BaseSettings):
     sutra_workers: int = Field(default=1, ge=1)
     # Contacts one process works on at once; more wait their turn in arrival order.
     sutra_max_in_flight: int = Field(default=256, ge=1)
+    # A send a dead worker began and never recorded may have reached the provider: its
+    # "sent" status (which names our id) is awaited this long after the attempt before the
+    # message is sent again. Shorter risks a duplicate; longer delays that contact.
+    sutra_send_doubt_seconds: float = Field(default=30.0, ge=0)
 
 
 @lru_cache

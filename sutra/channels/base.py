@@ -32,6 +32,9 @@ class StatusUpdate:
     external_id: str
     status: Literal["sent", "delivered", "read", "failed"]
     error: str | None = None
+    # Our own id of the message, when the provider echoes what we sent with it (WhatsApp's
+    # biz_opaque_callback_data): it ties a status to a send whose answer we never recorded.
+    reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class OutboundMessage:
     interactive: dict[str, Any] | None = None
     # A WhatsApp template: {"name", "language": {"code"}, "components": [...]}.
     template: dict[str, Any] | None = None
+    # Our id of the message, sent along where the provider echoes it in delivery statuses.
+    reference: str | None = None
 
 
 @dataclass(frozen=True)

@@ -317,8 +317,13 @@ def _statuses(
             if isinstance(errors, list) and errors
             else None
         )
+        reference = item.get("biz_opaque_callback_data")
         yield StatusUpdate(
-            channel=channel, external_id=external_id, status=cast(_Status, state), error=error
+            channel=channel,
+            external_id=external_id,
+            status=cast(_Status, state),
+            error=error,
+            reference=reference if isinstance(reference, str) and reference else None,
         )
 
 
@@ -518,6 +523,11 @@ class WhatsAppCloud:
             bodies = self.build_bodies(message)
         except _Unsendable as exc:
             return SendResult(error=f"cannot send: {exc}")
+        if message.reference:
+            # Echoed in every status of the message: a send whose answer was lost (a crash
+            # right after it) is still recognised when its "sent" status comes in.
+            for body in bodies:
+                body["biz_opaque_callback_data"] = message.reference[:512]
         first_id: str | None = None
         for index, body in enumerate(bodies):
             result = await self._post_message(body)

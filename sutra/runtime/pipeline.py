@@ -48,6 +48,7 @@ class Pipeline:
         sweep_every: float = 1.0,
         send_retries: int = 5,
         max_in_flight: int = 256,
+        doubt_seconds: float = 30.0,
         pacers: dict[str, Pacer] | None = None,
         media: MediaStore | None = None,
     ) -> None:
@@ -58,6 +59,7 @@ class Pipeline:
         self.sweep_every = sweep_every
         self.send_retries = send_retries
         self.max_in_flight = max_in_flight
+        self.doubt_seconds = doubt_seconds
         self.pacers = pacers or {}
         self.media = media
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -66,6 +68,9 @@ class Pipeline:
         self._ready: deque[int] = deque()
         self._queued: set[int] = set()
         self._background: list[asyncio.Task[None]] = []
+        # Contacts whose earlier message the provider asked us to send later: until then
+        # their later messages queue behind it, so the contact reads them in order.
+        self._held: dict[int, datetime] = {}
         runner.send = self._deliver_now
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -166,6 +171,7 @@ class Pipeline:
         if room <= 0:
             return
         now = self.runner.now()
+        self._held = {c: until for c, until in self._held.items() if until > now}
         for contact_id in await self.db.run(work.claim_many, self.owner, self._until(), now, room):
             self.notify(contact_id)
 
@@ -210,9 +216,12 @@ class Pipeline:
                 log.exception("releasing contact %s failed; its lease runs out", contact_id)
 
     async def _work(self, claim: work.Claim) -> None:
-        """Everything the claim holds, in order: flow starts, a due wait, messages, retries."""
+        """Everything the claim holds, in order: sends left over (older than anything else
+        here), flow starts, a due wait, then the messages that came in."""
         runner = self.runner
         contact, session = claim.contact, claim.session
+        for queued in claim.outbound:
+            await self._send_again(contact, queued)
         token = _replying.set(False)
         try:
             for start_id, flow_uuid in claim.starts:
@@ -236,20 +245,43 @@ class Pipeline:
             contact.channel = pending.channel
             handled = runner.handle(contact, message, waiting=session)
             session = await self._unit(contact, handled, message_uuid=pending.uuid)
-        for queued in claim.outbound:
-            await self._send(
-                contact,
-                queued.uuid,
-                queued.channel,
-                OutboundMessage(
-                    to=_address(contact),
-                    text=queued.text,
-                    quick_replies=queued.quick_replies,
-                    attachments=queued.attachments,
-                    interactive=queued.interactive,
-                ),
-                attempts=queued.attempts,
+
+    async def _send_again(self, contact: Contact, queued: work.Queued) -> None:
+        """A send that is due again (after a rate limit), or one a dead worker began: that
+        one may have reached the provider, so first give its "sent" status (which names our
+        id) the time to come in; the contact's later work waits, to stay in order."""
+        if queued.in_doubt_since is not None:
+            loop = asyncio.get_running_loop()
+            wait = queued.in_doubt_since + timedelta(seconds=self.doubt_seconds)
+            deadline = loop.time() + (wait - self.runner.now()).total_seconds()
+            while loop.time() < deadline:
+                await asyncio.sleep(min(1.0, max(0.0, deadline - loop.time())))
+                if await self.db.run(work.message_status, queued.uuid) != "sending":
+                    return
+        attempts = await self.db.run(work.begin_resend, queued.uuid)
+        if attempts is None:
+            return  # settled meanwhile
+        if attempts >= self.send_retries:
+            assert contact.id is not None
+            error = f"given up after {attempts} attempts without an answer from the provider"
+            self.runner.unrecorded.setdefault(contact.id, []).append(
+                work.Sent(queued.uuid, "failed", error=error)
             )
+            return
+        await self._send(
+            contact,
+            queued.uuid,
+            queued.channel,
+            OutboundMessage(
+                to=_address(contact),
+                text=queued.text,
+                quick_replies=queued.quick_replies,
+                attachments=queued.attachments,
+                interactive=queued.interactive,
+                reference=queued.uuid,
+            ),
+            attempts=attempts,
+        )
 
     async def _unit(
         self,
@@ -293,6 +325,7 @@ class Pipeline:
                 quick_replies=event.quick_replies,
                 attachments=event.attachments,
                 interactive=event.interactive,
+                reference=uuid,
             ),
             attempts=0,
         )
@@ -313,6 +346,11 @@ class Pipeline:
             error = f"channel {channel_name!r} is not configured"
             outcomes.append(work.Sent(uuid, "failed", error=error))
             return
+        held = self._held.get(contact.id)
+        if held is not None and held > self.runner.now():
+            error = "waits for an earlier message"
+            outcomes.append(work.Sent(uuid, "retry", error=error, retry_at=held))
+            return
         pacer = self.pacers.get(channel_name)
         if pacer is not None:
             await pacer.wait(urgent=_replying.get())
@@ -324,6 +362,7 @@ class Pipeline:
             if pacer is not None:
                 pacer.pause(result.retry_after)
             retry_at = self.runner.now() + timedelta(seconds=result.retry_after)
+            self._held[contact.id] = retry_at
             outcomes.append(
                 work.Sent(uuid, "retry", error=result.error or "retry", retry_at=retry_at)
             )

@@ -330,7 +330,11 @@ class Runner:
             return
         contact = writes[0].session.contact
         outgoing = await self.db.run(
-            _save, self.repo.org, list(writes), self._take_unrecorded(contact)
+            _save,
+            self.repo.org,
+            list(writes),
+            self._take_unrecorded(contact),
+            self.send is not None,
         )
         done = list(writes)
         writes.clear()
@@ -346,10 +350,10 @@ class Runner:
 
 
 def _save(
-    tx: work.Tx, org: int, writes: list[work.SprintWrite], sent: list[work.Sent]
+    tx: work.Tx, org: int, writes: list[work.SprintWrite], sent: list[work.Sent], sending: bool
 ) -> list[list[str]]:
     work.record_sent(tx, sent)
-    return work.save(tx, org, writes)
+    return work.save(tx, org, writes, sending=sending)
 
 
 def _mark_handled(tx: work.Tx, uuid: str, sent: list[work.Sent]) -> None:

@@ -113,7 +113,8 @@ class Pending:
 
 @dataclass
 class Queued:
-    """An outbound message waiting to be sent (a retry after a rate limit, or a restart)."""
+    """An outbound message waiting to be sent (a retry after a rate limit), or one whose
+    send was under way when its worker died (``in_doubt_since``: the provider may have it)."""
 
     uuid: str
     channel: str
@@ -122,6 +123,7 @@ class Queued:
     attachments: list[str]
     interactive: dict[str, Any] | None
     attempts: int
+    in_doubt_since: datetime | None = None
 
 
 @dataclass
@@ -147,6 +149,12 @@ class Claim:
 
 
 _FREE = "(busy_until IS NULL OR busy_until < :now OR busy_owner = :owner)"
+# Outbound work: a send that is due, or one a worker began and never recorded (it is only
+# ever seen under a new lease, so that worker is gone).
+_OUT_DUE = (
+    "(direction = 'out' AND (status = 'sending' OR (status = 'queued' AND "
+    "(next_attempt_at IS NULL OR next_attempt_at <= :now))))"
+)
 _CONTACT_COLUMNS = "id, uuid, name, urn, channel, phone, language, fields"
 
 
@@ -190,11 +198,22 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
     # Held messages and due sends in one read: each is a round trip on PostgreSQL.
     inbound: list[Pending] = []
     outbound: list[Queued] = []
-    for u, direction, text, attachments, channel, created, replies, payload, attempts in tx.execute(
-        "SELECT uuid, direction, text, attachments, channel, created_at, quick_replies, payload, "
-        "attempts FROM messages WHERE contact_id = :id AND ((direction = 'in' AND "
-        "status = 'received') OR (direction = 'out' AND status = 'queued' AND "
-        "(next_attempt_at IS NULL OR next_attempt_at <= :now))) ORDER BY id",
+    for (
+        u,
+        direction,
+        status,
+        text,
+        attachments,
+        channel,
+        created,
+        replies,
+        payload,
+        attempts,
+        updated,
+    ) in tx.execute(
+        "SELECT uuid, direction, status, text, attachments, channel, created_at, quick_replies, "
+        "payload, attempts, updated_at FROM messages WHERE contact_id = :id AND ("
+        f"(direction = 'in' AND status = 'received') OR {_OUT_DUE}) ORDER BY id",
         {"id": contact_id, "now": tx.ts(now)},
     ):
         if direction == "in":
@@ -215,6 +234,7 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
                     attachments=tx.read_json(attachments) or [],
                     interactive=(tx.read_json(payload) or {}).get("interactive"),
                     attempts=attempts or 0,
+                    in_doubt_since=tx.read_ts(updated) if status == "sending" else None,
                 )
             )
     starts = [
@@ -272,8 +292,7 @@ def claim_many(tx: Tx, owner: str, until: datetime, now: datetime, limit: int) -
         "UPDATE contacts SET busy_owner = :owner, busy_until = :until WHERE id IN ("
         "SELECT id FROM contacts WHERE (busy_until IS NULL OR busy_until < :now) AND id IN ("
         "SELECT contact_id FROM messages WHERE direction = 'in' AND status = 'received' "
-        "UNION SELECT contact_id FROM messages WHERE direction = 'out' AND status = 'queued' "
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= :now) "
+        f"UNION SELECT contact_id FROM messages WHERE {_OUT_DUE} "
         "UNION SELECT contact_id FROM sessions WHERE status = 'waiting' "
         "AND (wait_kind = 'webhook' OR wait_timeout_at <= :now) "
         "UNION SELECT contact_id FROM flow_starts WHERE status = 'pending') "
@@ -345,12 +364,18 @@ class SprintWrite:
     usage: list[UsageRow] = field(default_factory=list)
 
 
-def save(tx: Tx, organization_id: int, writes: list[SprintWrite]) -> list[list[str]]:
-    """Store sprints in order; per sprint, the uuids of its outgoing messages (queued)."""
-    return [_save_one(tx, organization_id, w) for w in writes]
+def save(
+    tx: Tx, organization_id: int, writes: list[SprintWrite], *, sending: bool = False
+) -> list[list[str]]:
+    """Store sprints in order; per sprint, the uuids of its outgoing messages. With
+    ``sending`` the caller sends them right after the commit: they are stored as attempts
+    under way ('sending'), so a worker that dies before recording the outcome leaves them in
+    doubt rather than plainly queued; otherwise they are queued."""
+    status = "sending" if sending else "queued"
+    return [_save_one(tx, organization_id, w, status) for w in writes]
 
 
-def _save_one(tx: Tx, org: int, w: SprintWrite) -> list[str]:
+def _save_one(tx: Tx, org: int, w: SprintWrite, out_status: str) -> list[str]:
     session, contact = w.session, w.session.contact
     now = tx.ts(_now())
     wait = session.wait
@@ -419,8 +444,8 @@ def _save_one(tx: Tx, org: int, w: SprintWrite) -> list[str]:
                 "INSERT INTO messages (uuid, organization_id, contact_id, direction, text, "
                 "attachments, quick_replies, labels, channel, status, session_uuid, flow_uuid, "
                 "payload, attempts, created_at, updated_at) VALUES (:uuid, :org, :contact, "
-                "'out', :text, :attachments, :replies, :empty, :channel, 'queued', :session, "
-                ":flow, :payload, 0, :now, :now)",
+                "'out', :text, :attachments, :replies, :empty, :channel, :status, :session, "
+                ":flow, :payload, :attempts, :now, :now)",
                 {
                     "uuid": uuid,
                     "org": org,
@@ -430,6 +455,9 @@ def _save_one(tx: Tx, org: int, w: SprintWrite) -> list[str]:
                     "replies": tx.json(event.quick_replies),
                     "empty": tx.json([]),
                     "channel": w.channel,
+                    "status": out_status,
+                    # A message sent right away is on its first attempt already.
+                    "attempts": 1 if out_status == "sending" else 0,
                     "session": session.uuid,
                     "flow": event.flow_uuid,
                     "payload": tx.json({"interactive": event.interactive})
@@ -591,17 +619,21 @@ def record_sent(tx: Tx, outcomes: list[Sent]) -> None:
     for s in outcomes:
         if s.status == "retry":
             tx.execute(
-                "UPDATE messages SET attempts = attempts + 1, error = :error, "
-                "next_attempt_at = :at, updated_at = :now WHERE uuid = :uuid",
+                "UPDATE messages SET status = 'queued', error = :error, "
+                "next_attempt_at = :at, updated_at = :now WHERE uuid = :uuid "
+                "AND status IN ('queued', 'sending')",
                 {"error": s.error, "at": tx.ts(s.retry_at), "now": now, "uuid": s.uuid},
             )
         else:
+            # Forward only: the provider's "delivered" may have come in before this answer.
             tx.execute(
-                "UPDATE messages SET status = :status, error = :error, "
+                f"UPDATE messages SET status = CASE WHEN {_RANK_SQL} < :rank THEN :status "
+                "ELSE status END, error = COALESCE(:error, error), "
                 "external_id = COALESCE(:external_id, external_id), "
-                "sent_at = COALESCE(:sent_at, sent_at), updated_at = :now WHERE uuid = :uuid",
+                "sent_at = COALESCE(sent_at, :sent_at), updated_at = :now WHERE uuid = :uuid",
                 {
                     "status": s.status,
+                    "rank": _RANK[s.status],
                     "error": s.error,
                     "external_id": s.external_id,
                     "sent_at": now if s.status == "sent" else None,
@@ -611,30 +643,66 @@ def record_sent(tx: Tx, outcomes: list[Sent]) -> None:
             )
 
 
+def begin_resend(tx: Tx, uuid: str) -> int | None:
+    """Mark a queued or in-doubt message as being sent again, before the call; its attempts
+    so far, or None when it needs no send any more (a status came in, another worker sent
+    it)."""
+    row = tx.one(
+        "UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = :now "
+        "WHERE uuid = :uuid AND status IN ('queued', 'sending') RETURNING attempts",
+        {"uuid": uuid, "now": tx.ts(_now())},
+    )
+    return None if row is None else int(row[0]) - 1
+
+
+def message_status(tx: Tx, uuid: str) -> str | None:
+    row = tx.one("SELECT status FROM messages WHERE uuid = :uuid", {"uuid": uuid})
+    return None if row is None else str(row[0])
+
+
 # A delivery status only moves a message forward: a late "sent" never undoes "read".
-_RANK = {"queued": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4}
+_RANK = {"queued": 0, "sending": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4}
+_RANK_SQL = "CASE status " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in _RANK.items()) + " END"
 
 
-def update_statuses(tx: Tx, channel: str, updates: list[tuple[str, str, str | None]]) -> None:
-    """Provider news about sent messages, as ``(provider id, status, error)``; unknown ids
-    are ignored (a message sent by another system on the same number)."""
+@dataclass(frozen=True)
+class StatusNews:
+    """A provider's delivery status: its id of the message, and ours when it echoes it."""
+
+    external_id: str
+    status: str
+    error: str | None = None
+    reference: str | None = None
+
+
+def update_statuses(tx: Tx, channel: str, updates: list[StatusNews]) -> None:
+    """Provider news about sent messages; unknown ids are ignored (a message sent by another
+    system on the same number). A status that names our id also settles a send whose answer
+    was never recorded: the provider has the message, it must not go out again."""
     now = tx.ts(_now())
-    rank = "CASE status " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in _RANK.items()) + " END"
-    for external_id, status, error in updates:
-        if status not in _RANK:
+    for news in updates:
+        if news.status not in _RANK:
             continue
+        params = {
+            "status": news.status,
+            "error": news.error,
+            "now": now,
+            "channel": channel,
+            "external_id": news.external_id,
+            "reference": news.reference,
+            "rank": _RANK[news.status],
+        }
+        where = (
+            "uuid = :reference AND (external_id IS NULL OR external_id = :external_id)"
+            if news.reference
+            else "external_id = :external_id"
+        )
         tx.execute(
-            f"UPDATE messages SET status = :status, error = COALESCE(:error, error), "
-            f"updated_at = :now WHERE channel = :channel AND external_id = :external_id "
-            f"AND direction = 'out' AND {rank} < :rank",
-            {
-                "status": status,
-                "error": error,
-                "now": now,
-                "channel": channel,
-                "external_id": external_id,
-                "rank": _RANK[status],
-            },
+            "UPDATE messages SET status = :status, error = COALESCE(:error, error), "
+            "external_id = COALESCE(external_id, :external_id), "
+            "sent_at = COALESCE(sent_at, :now), updated_at = :now "
+            f"WHERE channel = :channel AND direction = 'out' AND {where} AND {_RANK_SQL} < :rank",
+            params,
         )
 
 
@@ -650,8 +718,7 @@ def finish(
         "WHERE id = :id AND busy_owner = :owner "
         "AND NOT EXISTS (SELECT 1 FROM messages WHERE contact_id = :id AND direction = 'in' "
         "AND status = 'received') "
-        "AND NOT EXISTS (SELECT 1 FROM messages WHERE contact_id = :id AND direction = 'out' "
-        "AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= :now)) "
+        f"AND NOT EXISTS (SELECT 1 FROM messages WHERE contact_id = :id AND {_OUT_DUE}) "
         "AND NOT EXISTS (SELECT 1 FROM flow_starts WHERE contact_id = :id "
         "AND status = 'pending') RETURNING id",
         {"id": contact_id, "owner": owner, "now": tx.ts(now)},

@@ -22,6 +22,8 @@ Run ``python -m sutra.testing.graph_api --port 8766`` for a manual demo server.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -33,6 +35,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -143,6 +146,32 @@ class GraphAPIStubServer(RecordingServer):
         self.validate = validate
         self._media: dict[str, _Media] = {}
         self._media_ids = itertools.count(1_000_000_000_000_001)
+        self._status_targets: list[str] = []
+        self._status_secret = ""
+        self._reports: set[asyncio.Task[None]] = set()
+
+    def report_statuses(self, webhook_urls: list[str], app_secret: str) -> None:
+        """After each accepted send, post its signed "sent" status (echoing
+        ``biz_opaque_callback_data``) to the first of these webhook URLs that takes it, as
+        Meta does — including for a send whose sender died before reading the answer."""
+        self._status_targets = list(webhook_urls)
+        self._status_secret = app_secret
+
+    async def _report_sent(self, wamid: str, body: dict[str, Any]) -> None:
+        payload = whatsapp_status_payload(wamid, "sent", recipient_id=str(body.get("to", "")))
+        reference = body.get("biz_opaque_callback_data")
+        if reference:
+            payload["entry"][0]["changes"][0]["value"]["statuses"][0][
+                "biz_opaque_callback_data"
+            ] = reference
+        raw, headers = signed_webhook(self._status_secret, payload)
+        async with httpx.AsyncClient(timeout=5) as client:
+            for _ in range(120):  # Meta retries a webhook that fails, for a long while
+                for url in self._status_targets:
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await client.post(url, content=raw, headers=headers)).is_success:
+                            return
+                await asyncio.sleep(0.5)
 
     @property
     def api_url(self) -> str:
@@ -258,10 +287,18 @@ class GraphAPIStubServer(RecordingServer):
             if not self._authorized(request):
                 return _invalid_token()
             planned = state.next_planned()
+            problem = _check_message(body) if self.validate else None
+            wamid = _wamid()
+            if planned is None and problem is None and self._status_targets:
+                # Meta reports "sent" on its own schedule, whether or not the sender is still
+                # there to read the answer to its request.
+                report = self._report_sent(wamid, body if isinstance(body, dict) else {})
+                task = asyncio.get_running_loop().create_task(report)
+                self._reports.add(task)
+                task.add_done_callback(self._reports.discard)
             await self.clock.pause(self.clock.delay)
             if planned is not None:
                 return JSONResponse(planned.body, planned.status, headers=planned.headers)
-            problem = _check_message(body) if self.validate else None
             if problem is not None:
                 code, details = problem
                 message = "Invalid parameter" if code == 100 else "Parameter value is not valid"
@@ -280,7 +317,7 @@ class GraphAPIStubServer(RecordingServer):
                 {
                     "messaging_product": "whatsapp",
                     "contacts": [contact],
-                    "messages": [{"id": _wamid()}],
+                    "messages": [{"id": wamid}],
                 }
             )
 

@@ -103,6 +103,7 @@ def create_app(
             sweep_every=sweep_every,
             media=media,
             max_in_flight=server.sutra_max_in_flight,
+            doubt_seconds=server.sutra_send_doubt_seconds,
             pacers={k: v for k, v in pacers.items() if k in channels},
         )
         app.state.sutra = AppState(server, runner, pipeline)

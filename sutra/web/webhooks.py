@@ -49,7 +49,10 @@ async def _accept(
         )
         for message in messages
     ]
-    updates = [(status.external_id, status.status, status.error) for status in statuses]
+    updates = [
+        work.StatusNews(status.external_id, status.status, status.error, status.reference)
+        for status in statuses
+    ]
     pipeline = state.pipeline
     # One unit of work for the whole payload, durable before the provider hears 200; it also
     # takes the contacts this process has room for, with their work, saving a round trip.
@@ -74,7 +77,7 @@ def _store(
     tx: work.Tx,
     arrivals: list[work.Arrival],
     channel: str,
-    updates: list[tuple[str, str, str | None]],
+    updates: list[work.StatusNews],
     lease: work.LeaseRequest,
 ) -> tuple[list[tuple[int, bool]], dict[int, work.Claim]]:
     work.update_statuses(tx, channel, updates)

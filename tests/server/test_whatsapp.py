@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from sutra.testing.graph_api import (
     GraphAPIStubServer,
@@ -190,6 +191,44 @@ def test_killing_the_server_during_a_gpt_call_still_answers_once(
     time.sleep(2)
     assert texts(graph) == [texts(graph)[0], "echo: What is photosynthesis?"]
     assert len(llm.requests) == 2
+
+
+@pytest.mark.parametrize("provider_reports", [True, False], ids=["status-in", "no-status"])
+def test_a_send_the_provider_took_as_the_server_died_is_not_sent_twice(
+    provider_reports: bool,
+    server_env: dict[str, str],
+    make_server: Callable[..., ServerProcess],
+    graph: GraphAPIStubServer,
+) -> None:
+    server = make_server({**server_env, "SUTRA_SEND_DOUBT_SECONDS": "3"})
+    if provider_reports:
+        graph.report_statuses([f"{server.url}/webhooks/whatsapp"], APP_SECRET)
+    import_example(server)
+    graph.delay = 30  # Meta has the greeting; its answer is slow, and the server dies first
+    assert send(server, whatsapp_text_payload(ASHA, "askgpt", name="Asha")) == 200
+    wait_for(lambda: len(graph.sent) >= 1, what="the greeting to reach the provider")
+    server.kill()
+    graph.delay = 0
+    server.start()
+    greeting = texts(graph)[0]
+    if provider_reports:
+        # Its "sent" status names the message: the new worker knows it went out.
+        time.sleep(14)  # past the dead server's lease and the doubt window
+        assert texts(graph) == [greeting]
+    else:
+        # No word from the provider within the window: sent again rather than lost.
+        wait_for(lambda: len(graph.sent) >= 2, timeout=30, what="the greeting sent again")
+        assert texts(graph) == [greeting, greeting]
+    before = len(graph.sent)
+    assert send(server, whatsapp_text_payload(ASHA, "What is photosynthesis?")) == 200
+    wait_for(lambda: len(graph.sent) > before, what="the answer")
+    assert texts(graph)[-1] == "echo: What is photosynthesis?"
+    contact = server.api("GET", "/api/v1/contacts").json()["results"][0]
+    history = server.api("GET", f"/api/v1/contacts/{contact['uuid']}/messages").json()
+    outbound = [r for r in history["results"] if r["direction"] == "out"]
+    # One stored message each, whatever the number of attempts, and none left in doubt.
+    assert [r["text"] for r in reversed(outbound)] == [greeting, texts(graph)[-1]]
+    assert {r["status"] for r in outbound} == {"sent"}
 
 
 def test_an_image_is_downloaded_by_id_and_served_to_the_flow(

@@ -1,6 +1,6 @@
 """Several `sutra serve` processes on one PostgreSQL, each contact's messages posted to
-alternating processes, one process killed mid-load: nothing is lost, and only a send that raced
-the kill can repeat."""
+alternating processes, one process killed mid-load: nothing is lost, nothing is sent twice, and
+every contact reads its answers in order."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 
 from sutra.testing.graph_api import GraphAPIStubServer, whatsapp_text_payload
 from sutra.testing.openai_server import OpenAIStubServer
-from tests.server.conftest import ServerProcess, wait_for
+from tests.server.conftest import APP_SECRET, ServerProcess, wait_for
 from tests.server.test_whatsapp import send
 
 pytestmark = pytest.mark.skipif(
@@ -56,6 +56,8 @@ def test_contacts_stay_in_order_across_processes_and_survive_a_kill(
     llm: OpenAIStubServer,
 ) -> None:
     servers = [make_server(server_env) for _ in range(processes)]
+    # Meta posts each message's "sent" status to the app's webhook, whichever process is up.
+    graph.report_statuses([f"{s.url}/webhooks/whatsapp" for s in servers], APP_SECRET)
     assert servers[0].api("POST", "/api/v1/flows/import", json=FLOW).status_code == 201
     llm.delay = 0.2
     numbers = [f"9198700{i:05d}" for i in range(60)]
@@ -85,7 +87,6 @@ def test_contacts_stay_in_order_across_processes_and_survive_a_kill(
         thread.start()
     wait_for(lambda: len(graph.sent) >= 100, timeout=60, what="the first answers")
     servers[0].kill()  # mid-load: its contacts are leased, some GPT calls in flight
-    sent_before_kill = len(graph.sent)
     for thread in threads[30:]:
         thread.start()
     for thread in threads:
@@ -99,14 +100,4 @@ def test_contacts_stay_in_order_across_processes_and_survive_a_kill(
     time.sleep(1)  # anything sent twice has arrived too
     received = _received(graph)
     for number in numbers:
-        # Nothing lost. (Order around the kill is not asserted: in about one run in three a
-        # contact or three got their second answer before the first; the cause is open.)
-        assert sorted(set(received[number])) == sorted(_expected(number)), number
-    # Only a send that raced the kill (the provider had it; the dead process had not
-    # yet noted it) can go out again: never one first sent after the kill.
-    first_seen: dict[tuple[str, str], int] = {}
-    for index, body in enumerate(graph.sent):
-        key = (body.get("to", ""), body.get("text", {}).get("body", ""))
-        if key in first_seen:
-            assert first_seen[key] < sent_before_kill, f"{key} sent twice after the kill"
-        first_seen.setdefault(key, index)
+        assert received[number] == _expected(number), number
