@@ -29,7 +29,7 @@ from sutra.engine.session import Contact, Session
 from sutra.runtime import metrics
 from sutra.runtime.media import MediaStore
 from sutra.runtime.pacing import Pacer
-from sutra.runtime.runner import Outcome, Runner
+from sutra.runtime.runner import Outcome, Runner, stored_any
 from sutra.store import work
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class Pipeline:
         lease_seconds: float = 10.0,
         sweep_every: float = 1.0,
         send_retries: int = 5,
+        unit_attempts: int = 3,
         max_in_flight: int = 256,
         doubt_seconds: float = 30.0,
         pacers: dict[str, Pacer] | None = None,
@@ -58,6 +59,7 @@ class Pipeline:
         self.lease_seconds = lease_seconds
         self.sweep_every = sweep_every
         self.send_retries = send_retries
+        self.unit_attempts = unit_attempts
         self.max_in_flight = max_in_flight
         self.doubt_seconds = doubt_seconds
         self.pacers = pacers or {}
@@ -244,7 +246,12 @@ class Pipeline:
                     await self.db.run(_set_attachments, pending.uuid, local)
             contact.channel = pending.channel
             handled = runner.handle(contact, message, waiting=session)
-            session = await self._unit(contact, handled, message_uuid=pending.uuid)
+            try:
+                session = await self._unit(
+                    contact, handled, message_uuid=pending.uuid, attempts=pending.attempts
+                )
+            except _TryLater:
+                break  # the contact's later messages wait behind it
 
     async def _send_again(self, contact: Contact, queued: work.Queued) -> None:
         """A send that is due again (after a rate limit), or one a dead worker began: that
@@ -290,12 +297,18 @@ class Pipeline:
         *,
         message_uuid: str | None = None,
         start_id: int | None = None,
+        attempts: int = 0,
     ) -> Session | None:
         """One unit of work (a message, a start, a due wait); returns the session that waits
-        after it. Whatever goes wrong inside ends in a state staff can see — the message or
-        start marked failed with the reason, the contact's waiting session failed — and the
-        contact's next message is handled afresh, instead of the same failure retried forever.
+        after it. Whatever goes wrong inside ends in a state staff can see. A message whose
+        handling failed before any of it was stored is tried again, after 1 s, then 4 s; after
+        ``unit_attempts`` tries, or when something was stored already (a webhook called, a
+        message sent: running it again would repeat them), it is a dead letter — marked failed
+        with the reason, the contact's waiting session failed, its next message handled
+        afresh — which staff see and can replay (``/api/v1/failures``).
         """
+        stored = [False]
+        token = stored_any.set(stored)
         try:
             return _waiting(await do)
         except Exception as exc:
@@ -303,6 +316,9 @@ class Pipeline:
             log.exception("contact %s: a unit of work failed: %s", contact.id, reason)
             metrics.ERRORS.labels("unit_failed").inc()
             assert contact.id is not None
+            again = message_uuid is not None and not stored[0]
+            again = again and attempts + 1 < self.unit_attempts
+            retry_at = self.runner.now() + timedelta(seconds=4**attempts) if again else None
             await self.db.run(
                 work.fail_unit,
                 contact.id,
@@ -310,8 +326,13 @@ class Pipeline:
                 message_uuid,
                 start_id,
                 self.runner.unrecorded.pop(contact.id, []),
+                retry_at,
             )
+            if again:
+                raise _TryLater from exc
             return None
+        finally:
+            stored_any.reset(token)
 
     async def _deliver_now(self, contact: Contact, event: ev.MsgOut, uuid: str) -> None:
         channel = self.runner.channel_for(contact)
@@ -382,6 +403,10 @@ class Pipeline:
 
     async def let_go(self, contact_id: int, owner: str) -> None:
         await self.db.run(_release, contact_id, owner, self.runner.unrecorded.pop(contact_id, []))
+
+
+class _TryLater(Exception):
+    """The message is tried again later (see ``Pipeline._unit``)."""
 
 
 def _waiting(outcome: Outcome) -> Session | None:

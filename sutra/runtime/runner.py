@@ -14,6 +14,7 @@ that dies during the call leaves the wait for the next worker to carry on.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,19 @@ from sutra.store.hotdb import HotDB
 from sutra.store.repository import Repository
 
 log = logging.getLogger(__name__)
+
+# Set by whoever runs a unit of work, to learn whether any of it reached the database: a
+# unit that stored nothing (no webhook called, no message sent) can be run again safely.
+stored_any: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "stored_any", default=None
+)
+
+
+def _stored() -> None:
+    flag = stored_any.get()
+    if flag is not None:
+        flag[0] = True
+
 
 Clock = Callable[[], datetime]
 Send = Callable[[Contact, ev.MsgOut, str], Awaitable[None]]
@@ -225,6 +239,7 @@ class Runner:
         if session is None or session.wait is None or session.wait.kind != "msg":
             # No flow is listening: the message stays stored, for staff to read.
             await self.db.run(_mark_handled, message.uuid, self._take_unrecorded(contact))
+            _stored()
             return outcome
         writes: list[work.SprintWrite] = []
         sprint = engine.resume(session, message, now=self.now())
@@ -336,6 +351,7 @@ class Runner:
             self._take_unrecorded(contact),
             self.send is not None,
         )
+        _stored()
         done = list(writes)
         writes.clear()
         if self.send is None:

@@ -29,7 +29,7 @@ from sutra.runtime.webhooks import WebhookSettings
 from sutra.store.db import create_async_engine_for, create_session_factory, migrate
 from sutra.store.hotdb import HotDB
 from sutra.store.repository import Repository
-from sutra.web import api, auth, editor, pages, simulator, webhooks
+from sutra.web import api, auth, editor, failures, pages, simulator, webhooks
 from sutra.web.state import AppState
 
 
@@ -122,6 +122,7 @@ def create_app(
     app.mount("/media", StaticFiles(directory=media_dir), name="media")
     app.include_router(webhooks.router)
     app.include_router(api.router)
+    app.include_router(failures.router)
     # The pages staff use (sign-in, flows, flow editor, simulator): they need a session.
     auth.install(app)
     editor.install(app, server)

@@ -19,11 +19,13 @@ from sutra.store.work.sending import Sent, record_sent
 
 @dataclass
 class Pending:
-    """An inbound message no flow has seen yet."""
+    """An inbound message no flow has seen yet (``attempts``: how often handling it failed
+    before, with nothing of it stored)."""
 
     uuid: str
     message: Input
     channel: str
+    attempts: int = 0
 
 
 @dataclass
@@ -70,6 +72,11 @@ _OUT_DUE = (
     "(direction = 'out' AND (status = 'sending' OR (status = 'queued' AND "
     "(next_attempt_at IS NULL OR next_attempt_at <= :now))))"
 )
+# An inbound message to handle now (not one whose failed handling is tried again later).
+_IN_DUE = (
+    "(direction = 'in' AND status = 'received' AND "
+    "(next_attempt_at IS NULL OR next_attempt_at <= :now))"
+)
 _CONTACT_COLUMNS = "id, uuid, name, urn, channel, phone, language, fields"
 
 
@@ -113,6 +120,7 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
     # Held messages and due sends in one read: each is a round trip on PostgreSQL.
     inbound: list[Pending] = []
     outbound: list[Queued] = []
+    held_back = False
     for (
         u,
         direction,
@@ -125,20 +133,29 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
         payload,
         attempts,
         updated,
+        not_before,
     ) in tx.execute(
         "SELECT uuid, direction, status, text, attachments, channel, created_at, quick_replies, "
-        "payload, attempts, updated_at FROM messages WHERE contact_id = :id AND ("
-        f"(direction = 'in' AND status = 'received') OR {_OUT_DUE}) ORDER BY id",
+        "payload, attempts, updated_at, next_attempt_at FROM messages WHERE contact_id = :id "
+        f"AND ((direction = 'in' AND status = 'received') OR {_OUT_DUE}) ORDER BY id",
         {"id": contact_id, "now": tx.ts(now)},
     ):
         if direction == "in":
+            if held_back:
+                continue
+            retry_at = tx.read_ts(not_before)
+            if retry_at is not None and retry_at > now:
+                # Handling it failed and is tried again later; the contact's later messages
+                # wait behind it, to stay in order.
+                held_back = True
+                continue
             message = Input(
                 uuid=u,
                 text=text or "",
                 attachments=tx.read_json(attachments) or [],
                 created_on=tx.read_ts(created),
             )
-            inbound.append(Pending(uuid=u, channel=channel, message=message))
+            inbound.append(Pending(u, message, channel, attempts or 0))
         else:
             outbound.append(
                 Queued(
@@ -206,7 +223,7 @@ def claim_many(tx: Tx, owner: str, until: datetime, now: datetime, limit: int) -
     rows = tx.execute(
         "UPDATE contacts SET busy_owner = :owner, busy_until = :until WHERE id IN ("
         "SELECT id FROM contacts WHERE (busy_until IS NULL OR busy_until < :now) AND id IN ("
-        "SELECT contact_id FROM messages WHERE direction = 'in' AND status = 'received' "
+        f"SELECT contact_id FROM messages WHERE {_IN_DUE} "
         f"UNION SELECT contact_id FROM messages WHERE {_OUT_DUE} "
         "UNION SELECT contact_id FROM sessions WHERE status = 'waiting' "
         "AND (wait_kind = 'webhook' OR wait_timeout_at <= :now) "
@@ -244,8 +261,7 @@ def finish(
     released = tx.one(
         "UPDATE contacts SET busy_owner = NULL, busy_until = NULL "
         "WHERE id = :id AND busy_owner = :owner "
-        "AND NOT EXISTS (SELECT 1 FROM messages WHERE contact_id = :id AND direction = 'in' "
-        "AND status = 'received') "
+        f"AND NOT EXISTS (SELECT 1 FROM messages WHERE contact_id = :id AND {_IN_DUE}) "
         f"AND NOT EXISTS (SELECT 1 FROM messages WHERE contact_id = :id AND {_OUT_DUE}) "
         "AND NOT EXISTS (SELECT 1 FROM flow_starts WHERE contact_id = :id "
         "AND status = 'pending') RETURNING id",
@@ -274,15 +290,25 @@ def fail_unit(
     message_uuid: str | None,
     start_id: int | None,
     sent: list[Sent],
+    retry_at: datetime | None = None,
 ) -> None:
-    """A unit of work that raised: keep what was sent, mark what set it off as failed with the
-    reason, and end the contact's waiting sessions, so its next message starts afresh."""
+    """A unit of work that raised: keep what was sent. With ``retry_at`` (nothing of the unit
+    was stored, so running it again repeats no side effect) the message is tried again then.
+    Otherwise it is a dead letter: what set it off is marked failed with the reason, and the
+    contact's waiting sessions end, so its next message starts afresh."""
     record_sent(tx, sent)
     now = tx.ts(now_utc())
+    if message_uuid is not None and retry_at is not None:
+        tx.execute(
+            "UPDATE messages SET attempts = attempts + 1, error = :reason, "
+            "next_attempt_at = :at, updated_at = :now WHERE uuid = :uuid",
+            {"reason": reason, "at": tx.ts(retry_at), "now": now, "uuid": message_uuid},
+        )
+        return
     if message_uuid is not None:
         tx.execute(
-            "UPDATE messages SET status = 'failed', error = :reason, updated_at = :now "
-            "WHERE uuid = :uuid",
+            "UPDATE messages SET status = 'failed', error = :reason, attempts = attempts + 1, "
+            "updated_at = :now WHERE uuid = :uuid",
             {"reason": reason, "now": now, "uuid": message_uuid},
         )
     if start_id is not None:
