@@ -22,6 +22,7 @@ from sutra.functions.registry import FunctionCall, FunctionError, get_function
 from sutra.functions.services import Services
 from sutra.http import async_client
 from sutra.llm.base import LLMError, Usage
+from sutra.redact import redact_url
 
 _SECRET_NAME = re.compile(r"auth|token|secret|key|password|signature|cookie", re.IGNORECASE)
 REDACTED = "[redacted]"
@@ -98,7 +99,8 @@ async def perform(
         usage = []
     log = WebhookLog(
         method=request.method,
-        url=request.url,
+        # Webhook logs are shown and exported; a flow's ?api_key= must not be.
+        url=redact_url(request.url),
         request=redact(logged_request),
         response=redact(response),
         status_code=outcome.status,
@@ -166,7 +168,7 @@ async def _http(
         headers["X-Glific-Signature"] = sign(settings.signing_secret, body, int(time.time()))
     logged = {"headers": headers, "body": body}
     if not request.url.lower().startswith(("http://", "https://")):
-        return _failure(400, f"not an http(s) URL: {request.url}"), logged, None
+        return _failure(400, f"not an http(s) URL: {redact_url(request.url)}"), logged, None
     client = services.http
     owned = client is None
     if client is None:

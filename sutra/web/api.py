@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from sutra.flows import FlowFileError, parse_flow_file
+from sutra.redact import redact_url
 from sutra.store import models as m
 from sutra.store import work
 from sutra.web.state import AppState, app_state, state_of
@@ -376,7 +377,8 @@ async def webhook_logs(
                     "flow": log.flow_uuid,
                     "result_name": log.result_name,
                     "method": log.method,
-                    "url": log.url,
+                    # Also for rows stored before URLs were redacted on the way in.
+                    "url": redact_url(log.url),
                     "request": log.request,
                     "response": log.response,
                     "status_code": log.status_code,

@@ -6,11 +6,25 @@ import logging
 
 from pythonjsonlogger.json import JsonFormatter
 
+from sutra.redact import redact_text
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """JSON lines with the secret query parameters of any URL in them masked.
+
+    Masked on the finished line rather than per logger, because URLs reach the log from many
+    places: uvicorn's access log (Gupshup's ``?token=``, Meta's ``hub.verify_token``), the HTTP
+    client's request lines, exception messages and ``extra`` fields.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
+
 
 def setup_json_logging(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
-        JsonFormatter(
+        RedactingJsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s",
             rename_fields={"levelname": "level", "asctime": "time"},
         )

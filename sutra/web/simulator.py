@@ -34,6 +34,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, StringConstraints
 
 from sutra.engine.session import Contact, Input
+from sutra.redact import redact_url
 from sutra.runtime import metrics
 from sutra.store import models as m
 from sutra.store import work
@@ -483,7 +484,7 @@ def _webhook(row: m.WebhookLog) -> WebhookOut:
         id=row.id,
         created_at=row.created_at,
         method=row.method,
-        url=row.url,
+        url=redact_url(row.url),
         result_name=row.result_name,
         status_code=row.status_code,
         error=row.error,
