@@ -5,9 +5,7 @@ Every route needs ``Authorization: Bearer <SUTRA_API_TOKEN>``.
 
 from __future__ import annotations
 
-import csv
 import hmac
-import io
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -22,6 +20,7 @@ from sutra.flows import FlowFileError, parse_flow_file
 from sutra.redact import redact_url
 from sutra.store import models as m
 from sutra.store import work
+from sutra.web.spreadsheet import csv_text
 from sutra.web.state import AppState, app_state, state_of
 
 _bearer = HTTPBearer(auto_error=False)
@@ -337,13 +336,9 @@ async def flow_results(
     rows = await _results(state, uuid)
     if format == "json":
         return {"results": rows}
-    buffer = io.StringIO()
     columns = ["contact", "urn", "run", "key", "name", "input", "value", "category", "updated_at"]
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
     return Response(
-        buffer.getvalue(),
+        csv_text(columns, rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="results-{uuid}.csv"'},
     )
