@@ -42,6 +42,7 @@ from sutra.testing.postgres import reset_schema
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-app-secret"
 API_TOKEN = "bench-token"
+METRICS_TOKEN = "bench-metrics-token"
 CONNECTIONS = 50
 
 
@@ -84,7 +85,8 @@ class Server:
         return httpx.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)  # type: ignore[arg-type]
 
     def handled(self) -> float:
-        text = httpx.get(f"{self.url}/metrics", timeout=10).text
+        headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        text = httpx.get(f"{self.url}/metrics", headers=headers, timeout=10).text
         return sum(
             float(line.split()[-1])
             for line in text.splitlines()
@@ -116,6 +118,7 @@ def _env(database: str, llm: OpenAIStubServer, graph: WatchedGraphAPI) -> dict[s
     return {
         "SUTRA_DATABASE_URL": database,
         "SUTRA_API_TOKEN": API_TOKEN,
+        "SUTRA_METRICS_TOKEN": METRICS_TOKEN,
         "SUTRA_LOG_LEVEL": "WARNING",
         "OPENAI_API_KEY": "sk-bench",
         "OPENAI_BASE_URL": llm.base_url,

@@ -107,6 +107,9 @@ class ServerSettings(BaseSettings):
     # Signs the web pages' session cookies. Unset: one is made and kept in the database, so
     # sign-ins survive restarts; setting it (or changing it) signs everybody out.
     sutra_secret_key: SecretStr | None = None
+    # /metrics answers only `Authorization: Bearer <this>`; unset, it is off (404): behind a
+    # reverse proxy every request comes from loopback, so "loopback only" would be public.
+    sutra_metrics_token: SecretStr | None = None
     # The flow editor's build/ folder; default: node_modules/@glific/flow-editor/build in the
     # source tree (`make setup` installs it there).
     sutra_editor_build: Path | None = None

@@ -4,13 +4,14 @@ metrics."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -134,7 +135,17 @@ def create_app(
         return {"status": "ok"}
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        # Counts of contacts, errors and LLM spend are not for the public: a token, or nothing.
+        token = server.sutra_metrics_token
+        if token is None or not token.get_secret_value():
+            raise HTTPException(404, "metrics are off: set SUTRA_METRICS_TOKEN")
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        expected = token.get_secret_value().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+            raise HTTPException(
+                401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
