@@ -70,9 +70,11 @@ __all__ = [
     "Run",
     "ServerSecret",
     "SessionStatus",
+    "SignInThrottle",
     "UTCDateTime",
     "User",
     "WaitKind",
+    "WebSession",
     "WebhookLog",
     "contact_groups",
     "json_type",
@@ -630,3 +632,44 @@ class ServerSecret(Base):
     name: Mapped[str] = mapped_column(String(), primary_key=True)
     value: Mapped[str] = mapped_column(Text())
     created_at: Mapped[datetime] = _created_at()
+
+
+class WebSession(Base):
+    """A signed-in browser: its cookie carries a random token, the database keeps its hash.
+
+    Server-side so that signing out, a disabled account or a new password ends a session at
+    once, on every process; the hash means a copy of the database signs nobody in.
+    """
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_expires_at", "expires_at"),)
+
+    id: Mapped[int] = _id()
+    # SHA-256 of the cookie's token, hex.
+    token_hash: Mapped[str] = mapped_column(String(), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ID_TYPE, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # The CSRF token the pages must echo in X-CSRFToken.
+    csrf: Mapped[str] = mapped_column(String())
+    created_at: Mapped[datetime] = _created_at()
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SignInThrottle(Base):
+    """Recent failed sign-ins of one account or one client address, and its lock-out.
+
+    In the database rather than in memory so that every process of a deployment counts the
+    same failures: a guesser spread over ``--workers N`` processes gets no N times more tries.
+    """
+
+    __tablename__ = "sign_in_throttles"
+    __table_args__ = (Index("ix_sign_in_throttles_forget_at", "forget_at"),)
+
+    # "account:<digest of the email>" or "address:<client IP or IPv6 /64>".
+    key: Mapped[str] = mapped_column(String(), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer(), default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # After this the failures are forgotten (a quiet spell after the last failure or lock).
+    forget_at: Mapped[datetime] = mapped_column(UTCDateTime())

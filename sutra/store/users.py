@@ -3,6 +3,9 @@
 Used by ``sutra user ...`` and by the web sign-in. Hashing and checking a password take tens of
 milliseconds of CPU on purpose (that is what makes a stolen hash slow to crack), so the async
 functions do it in a worker thread rather than on the event loop.
+
+A signed-in browser is a row of ``web_sessions``: signing out deletes it, and so do disabling
+the account and setting a new password, so each takes effect on the next request everywhere.
 """
 
 from __future__ import annotations
@@ -11,16 +14,24 @@ import asyncio
 import hashlib
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sutra.store import models as m
 
 MIN_PASSWORD_LENGTH = 8
+# A fortnight: long enough not to interrupt a week of flow building, short enough that a
+# forgotten browser does not stay signed in for good.
+SESSION_LIFETIME = timedelta(days=14)
+# last_seen_at is a hint for people, not a lock: refreshed at most this often, so the editor's
+# polling does not turn every read into a write.
+LAST_SEEN_EVERY = timedelta(minutes=1)
 
 # argon2-cffi's defaults (argon2id, RFC 9106's low-memory profile): kept in one place so that a
 # later change of parameters rehashes old passwords at their next sign-in.
@@ -72,14 +83,6 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def password_tag(password_hash: str) -> str:
-    """A short digest of the stored hash, carried in session cookies.
-
-    A new password changes it, which ends every session signed in with the old one.
-    """
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
-
-
 async def create_user(
     sessions: async_sessionmaker[AsyncSession],
     email: str,
@@ -109,8 +112,14 @@ async def create_user(
 
 
 async def set_password(
-    sessions: async_sessionmaker[AsyncSession], email: str, password: str
+    sessions: async_sessionmaker[AsyncSession],
+    email: str,
+    password: str,
+    *,
+    keep_session: int | None = None,
 ) -> None:
+    """A new password; every session of the user ends but ``keep_session`` (the one that
+    changed it, when a signed-in user changes their own), as an old one may be a thief's."""
     problem = password_problem(password)
     if problem:
         raise UserError(problem)
@@ -120,14 +129,25 @@ async def set_password(
         if user is None:
             raise UserError(f"no user with the email {normalize_email(email)}")
         user.password_hash = password_hash
+        ended = delete(m.WebSession).where(m.WebSession.user_id == user.id)
+        if keep_session is not None:
+            ended = ended.where(m.WebSession.id != keep_session)
+        await db.execute(ended)
+        # An administrator resetting the password of a locked-out user lets them in at once.
+        await db.execute(
+            delete(m.SignInThrottle).where(m.SignInThrottle.key == account_key(user.email))
+        )
 
 
 async def set_active(sessions: async_sessionmaker[AsyncSession], email: str, active: bool) -> None:
+    """Enable or disable an account; disabling ends its sessions."""
     async with sessions.begin() as db:
         user = await db.scalar(select(m.User).where(m.User.email == normalize_email(email)))
         if user is None:
             raise UserError(f"no user with the email {normalize_email(email)}")
         user.is_active = active
+        if not active:
+            await db.execute(delete(m.WebSession).where(m.WebSession.user_id == user.id))
 
 
 async def list_users(sessions: async_sessionmaker[AsyncSession]) -> list[m.User]:
@@ -159,6 +179,88 @@ async def authenticate(
                 row.password_hash = await asyncio.to_thread(hash_password, password)
             user = row
     return user
+
+
+def account_key(email: str) -> str:
+    """The sign-in throttle's key for an address (a digest: people type passwords into the
+    email field, and the table should not keep what they typed)."""
+    digest = hashlib.sha256(normalize_email(email).encode()).hexdigest()[:32]
+    return f"account:{digest}"
+
+
+# --- web sessions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    """A session that signs its browser in: who, and the CSRF token its pages must echo."""
+
+    id: int
+    user_id: int
+    email: str
+    name: str | None
+    csrf: str
+
+
+def _token_hash(token: str) -> str:
+    # The token is 256 random bits, not a password: a fast hash loses nothing.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def start_session(
+    sessions: async_sessionmaker[AsyncSession], user_id: int, *, now: datetime | None = None
+) -> tuple[str, str]:
+    """A new session for the user: its token (for the cookie only) and its CSRF token."""
+    now = now or m.utcnow()
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    async with sessions.begin() as db:
+        # Expired sessions are swept here rather than by a timer: sign-ins are rare, and the
+        # lookup refuses an expired one anyway.
+        await db.execute(delete(m.WebSession).where(m.WebSession.expires_at <= now))
+        db.add(
+            m.WebSession(
+                token_hash=_token_hash(token),
+                user_id=user_id,
+                csrf=csrf,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + SESSION_LIFETIME,
+            )
+        )
+    return token, csrf
+
+
+async def session_user(
+    sessions: async_sessionmaker[AsyncSession], token: str, *, now: datetime | None = None
+) -> LiveSession | None:
+    """The live session with this token and its active user, else None."""
+    now = now or m.utcnow()
+    async with sessions() as db:
+        row = (
+            await db.execute(
+                select(m.WebSession, m.User)
+                .join(m.User, m.User.id == m.WebSession.user_id)
+                .where(
+                    m.WebSession.token_hash == _token_hash(token),
+                    m.WebSession.expires_at > now,
+                    m.User.is_active.is_(True),
+                )
+            )
+        ).first()
+    if row is None:
+        return None
+    web, user = row
+    if now - web.last_seen_at >= LAST_SEEN_EVERY:
+        async with sessions.begin() as db:
+            await db.execute(
+                update(m.WebSession).where(m.WebSession.id == web.id).values(last_seen_at=now)
+            )
+    return LiveSession(web.id, user.id, user.email, user.name, web.csrf)
+
+
+async def end_session(sessions: async_sessionmaker[AsyncSession], token: str) -> None:
+    async with sessions.begin() as db:
+        await db.execute(delete(m.WebSession).where(m.WebSession.token_hash == _token_hash(token)))
 
 
 async def server_secret(

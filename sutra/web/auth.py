@@ -1,8 +1,12 @@
-"""Sign-in for the web pages: staff accounts, a signed session cookie, CSRF protection.
+"""Sign-in for the web pages: staff accounts, server-side sessions, CSRF protection.
 
 * ``GET /login`` shows the form; ``POST /login`` (form fields ``email``, ``password``) checks the
-  argon2 hash and sets two cookies: ``sutra_session`` (HttpOnly, signed with the server's secret:
-  user id, a digest of the password hash, the CSRF token) and ``csrftoken`` (readable by scripts).
+  argon2 hash, starts a session (a ``web_sessions`` row) and sets two cookies: ``sutra_session``
+  (HttpOnly: the session's random token, signed with the server's secret) and ``csrftoken``
+  (readable by scripts).
+* Failed sign-ins are throttled per account and per client address (:mod:`sutra.store.throttle`):
+  past the limit, ``POST /login`` answers 429 with ``Retry-After`` and does not check the
+  password at all until the lock ends.
 * Every state-changing request from a page must send ``X-CSRFToken`` equal to the session's
   token. The flow editor does so by itself when a ``csrftoken`` cookie exists (its HTTP clients
   follow Django's convention), and Sutra's own pages copy the cookie into the header. Because the
@@ -14,16 +18,19 @@
 The REST API (bearer token) and the channel webhooks do not use any of this: they are called by
 programs, not browsers, so no cookie is ever sent to them and CSRF cannot happen there.
 
-The cookie holds no server-side state: signing out deletes it from the browser, and a new
-password (``sutra user password``) ends every session signed in with the old one.
+The session lives in the database, so it ends for good, on every process, when the user signs
+out, is disabled (``sutra user disable``) or gets a new password (``sutra user password``); a
+copied cookie dies with it. The signature only spares the database a look-up for a forged one,
+and lets a new ``SUTRA_SECRET_KEY`` sign everybody out.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-import secrets
+import math
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -33,7 +40,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from sutra.store import users
+from sutra.store import models as m
+from sutra.store import throttle, users
 from sutra.web.state import state_of
 
 log = logging.getLogger(__name__)
@@ -41,9 +49,7 @@ log = logging.getLogger(__name__)
 SESSION_COOKIE = "sutra_session"
 CSRF_COOKIE = "csrftoken"
 CSRF_HEADER = "X-CSRFToken"
-# A fortnight: long enough not to interrupt a week of flow building, short enough that a
-# forgotten browser does not stay signed in for good.
-SESSION_MAX_AGE = 14 * 24 * 3600
+SESSION_MAX_AGE = int(users.SESSION_LIFETIME.total_seconds())
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECRET_NAME = "session_key"
 
@@ -57,12 +63,18 @@ TEMPLATES = Environment(
 router = APIRouter(tags=["sign-in"], include_in_schema=False)
 
 
+def now() -> datetime:
+    """The clock of sign-in throttling (a function, so tests can move it on)."""
+    return m.utcnow()
+
+
 @dataclass(frozen=True)
 class SignedIn:
     user_id: int
     email: str
     name: str | None
     csrf: str
+    session_id: int
 
     @property
     def display_name(self) -> str:
@@ -128,19 +140,24 @@ async def _verify(request: Request) -> SignedIn | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
+    token = await _token(request, cookie)
+    if token is None:
+        return None
+    live = await users.session_user(state_of(request).repo.sessions, token)
+    if live is None:
+        return None
+    return SignedIn(live.user_id, live.email, live.name, live.csrf, live.id)
+
+
+async def _token(request: Request, cookie: str) -> str | None:
+    """The session token a cookie carries, if this server signed it."""
     signer = await _serializer(request)
     try:
         data = signer.loads(cookie, max_age=SESSION_MAX_AGE)
     except BadSignature:  # also an expired one (SignatureExpired is a subclass)
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
-        return None
-    user = await users.get_user(state_of(request).repo.sessions, data["u"])
-    if user is None or not user.is_active:
-        return None
-    if not hmac.compare_digest(str(data.get("p", "")), users.password_tag(user.password_hash)):
-        return None
-    return SignedIn(user.id, user.email, user.name, str(data.get("c", "")))
+    # Cookies from before server-side sessions were a dict: they are simply not sessions.
+    return data if isinstance(data, str) and data else None
 
 
 def _full_path(request: Request) -> str:
@@ -193,6 +210,24 @@ def _login_page(next_path: str, *, email: str = "", error: str | None = None) ->
     return render("login.html", next=next_path, email=email, error=error, user=None)
 
 
+def wait_message(seconds: int) -> str:
+    """What a locked-out person reads, in whole minutes (rounded up).
+
+    >>> wait_message(60), wait_message(61), wait_message(3600)
+    ('try again in 1 minute', 'try again in 2 minutes', 'try again in 60 minutes')
+    """
+    minutes = max(1, math.ceil(seconds / 60))
+    return f"try again in {minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _too_many(target: str, email: str, seconds: int, *, wrong: bool) -> Response:
+    said = "Wrong email or password. " if wrong else ""
+    error = f"{said}Too many attempts, {wait_message(seconds)}."
+    page = _login_page(target, email=email, error=error)
+    headers = {"Cache-Control": "no-store", "Retry-After": str(seconds)}
+    return HTMLResponse(page, status_code=429, headers=headers)
+
+
 @router.get("/login")
 async def login_form(request: Request, next: str | None = None) -> Response:
     target = safe_next(next)
@@ -226,15 +261,30 @@ async def login(
     target = safe_next(next)
     if not _same_origin(request):
         raise HTTPException(403, "sign-in from another site refused")
-    user = await users.authenticate(state_of(request).repo.sessions, email, password)
+    sessions = state_of(request).repo.sessions
+    address = request.client.host if request.client else None
+    # Unknown emails count too, so that being locked out does not tell which accounts exist.
+    account = throttle.Key(users.account_key(email), throttle.ACCOUNT_LIMIT)
+    keys = [account, throttle.address_key(address)]
+    # The email is logged to spot guessing; the password never is.
+    shown = users.normalize_email(email)
+    wait = await throttle.locked(sessions, keys, now())
+    if wait is not None:
+        log.warning("sign-in locked out for %s from %s (%d s left)", shown, address, wait)
+        return _too_many(target, email, wait, wrong=False)
+    user = await users.authenticate(sessions, email, password)
     if user is None:
-        # The email is logged to spot guessing; the password never is.
-        log.warning("sign-in refused for %s", users.normalize_email(email))
+        log.warning("sign-in refused for %s from %s", shown, address)
+        wait = await throttle.failed(sessions, keys, now())
+        if wait is not None:
+            log.warning("sign-in locked for %d s: %s from %s", wait, shown, address)
+            return _too_many(target, email, wait, wrong=True)
         page = _login_page(target, email=email, error="Wrong email or password.")
         return HTMLResponse(page, status_code=401, headers={"Cache-Control": "no-store"})
-    csrf = secrets.token_urlsafe(32)
+    await throttle.forget(sessions, account)
+    token, csrf = await users.start_session(sessions, user.id)
     signer = await _serializer(request)
-    cookie = signer.dumps({"u": user.id, "p": users.password_tag(user.password_hash), "c": csrf})
+    cookie = signer.dumps(token)
     response = RedirectResponse(target, status_code=303)
     secure = request.url.scheme == "https"
     response.set_cookie(
@@ -254,7 +304,10 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(user: ApiUser) -> Response:
+async def logout(request: Request, user: ApiUser) -> Response:
+    token = await _token(request, request.cookies.get(SESSION_COOKIE, ""))
+    if token is not None:
+        await users.end_session(state_of(request).repo.sessions, token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     response.delete_cookie(CSRF_COOKIE)
