@@ -113,3 +113,128 @@ def test_a_failed_expression_is_reported_once_the_run_goes_on() -> None:
     assert [w.text for w in chat.of_type(ev.Warning)] == [
         "expression failed: @(1 / 0): division by zero"
     ]
+
+
+# --- case tests -------------------------------------------------------------------------------
+
+
+def limit_chat(kind: str, args: list[str]) -> Chat:
+    """A limit the contact chose, then a number checked against it."""
+    flow = (
+        FlowBuilder("Limit")
+        .switch(
+            "limit",
+            cases=[("has_text", [], "Said")],
+            wait=True,
+            result_name="limit",
+            to={"Said": "number"},
+        )
+        .switch(
+            "number",
+            cases=[(kind, args, "Match")],
+            wait=True,
+            result_name="number",
+            to={"Match": "yes", "Other": "no"},
+        )
+        .node("yes", send("matched @results.number.value"))
+        .node("no", send("no match"))
+    )
+    chat = Chat(flow)
+    chat.start()
+    return chat
+
+
+NUMBER_CASES = [
+    ("has_number_between", ["@results.limit", "100"]),
+    ("has_number_lt", ["@results.limit"]),
+    ("has_number_gt", ["@results.limit"]),
+    ("has_number_eq", ["@results.limit"]),
+]
+
+
+@pytest.mark.parametrize(("kind", "args"), NUMBER_CASES)
+def test_a_number_case_against_a_limit_that_is_not_a_number(kind: str, args: list[str]) -> None:
+    for typed in NOT_NUMBERS:
+        chat = limit_chat(kind, args)
+        chat.say(typed)
+        assert chat.say("50") == ["no match"], typed
+        assert chat.results["number"]["category"] == "Other"
+
+
+@pytest.mark.parametrize(
+    ("kind", "limit", "expected"),
+    [
+        ("has_number_between", "10", ["matched 50"]),
+        ("has_number_lt", "60", ["matched 50"]),
+        ("has_number_gt", "60", ["no match"]),
+    ],
+)
+def test_a_number_case_against_a_limit_that_is_a_number(
+    kind: str, limit: str, expected: list[str]
+) -> None:
+    chat = limit_chat(kind, dict(NUMBER_CASES)[kind])
+    chat.say(limit)
+    assert chat.say("50") == expected
+
+
+def error_routing_chat() -> Chat:
+    flow = (
+        FlowBuilder("Next year")
+        .switch(
+            "ask",
+            cases=[("has_text", [], "Said")],
+            wait=True,
+            result_name="age",
+            to={"Said": "check"},
+        )
+        .switch(
+            "check",
+            operand="@(results.age + 1)",
+            cases=[("has_error", [], "Error"), ("has_number", [], "Number")],
+            result_name="next",
+            to={"Error": "error", "Number": "number"},
+        )
+        .node("error", send("not a number (@results.next.value)"))
+        .node("number", send("next year @results.next.value"))
+    )
+    chat = Chat(flow)
+    chat.start()
+    return chat
+
+
+@pytest.mark.parametrize("typed", ["NaN", "inf", "1e9999999999"])
+def test_a_router_takes_has_error_when_its_operand_fails(typed: str) -> None:
+    chat = error_routing_chat()
+    assert chat.say(typed) == [f"not a number ('{typed}' is not a number)"]
+    assert chat.results["next"]["category"] == "Error"
+
+
+def test_a_router_whose_operand_computes_skips_has_error() -> None:
+    assert error_routing_chat().say("41") == ["next year 42"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("a" * 40 + "!", ["no match"]),
+        ("Asha Rao " * 400, ["matched " + ("Asha Rao " * 400).strip()]),
+    ],
+)
+def test_a_pattern_with_nested_repetition_answers_at_once(typed: str, expected: list[str]) -> None:
+    chat = limit_chat("has_pattern", [r"^([a-zA-Z]+\s?)*$"])
+    chat.say("anything")
+    started = time.monotonic()
+    # With backtracking the first takes about 2^40 steps; RE2 runs in time linear in the text.
+    assert chat.say(typed) == expected
+    assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"(\w)\1", r"^(?=.*\d).+$", r"(?<=x)a", r"(?P<a>x)(?P=a)", r"(?>a+)", "a{2000}"],
+)
+def test_a_pattern_re2_cannot_compile_never_matches(pattern: str) -> None:
+    chat = limit_chat("has_pattern", [pattern])
+    chat.say("anything")
+    assert chat.say("aa x1 xa xx" + "a" * 2000) == ["no match"]
+    assert chat.state.status == "completed"

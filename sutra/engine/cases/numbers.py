@@ -14,6 +14,8 @@
 ('4.5', '5')
 >>> check("has_number_between", "10", "1", "10"), check("has_number_between", "11", "1", "10")
 ('10', None)
+>>> check("has_number_between", "5", "NaN", "10"), check("has_number_lt", "5", "inf")
+(None, None)
 >>> check("has_phone", "call me on +91 98123 45678 please")
 '+919812345678'
 >>> check("has_email", "write to Asha.K@example.org.")
@@ -28,6 +30,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from sutra.engine.cases.base import CaseInput, Match, case_test
+from sutra.expressions.values import parse_number
 
 # "25,000" and "1,00,000" (Indian grouping) are thousands; "4,5" is a decimal comma.
 _NUMBER = re.compile(
@@ -48,10 +51,9 @@ def first_number(text: str) -> tuple[str, Decimal] | None:
 
 
 def _argument(args: list[str], index: int) -> Decimal | None:
-    try:
-        return Decimal(args[index].strip())
-    except (IndexError, InvalidOperation):
-        return None
+    # An argument is often a template ("@results.limit") filled from what a contact typed: only a
+    # plain decimal counts, so "NaN", "sNaN" or "inf" never reach a comparison.
+    return parse_number(args[index]) if index < len(args) else None
 
 
 @case_test("has_number")

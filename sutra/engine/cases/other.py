@@ -1,8 +1,9 @@
-"""Case tests on dates, groups, categories, locations and media.
+"""Case tests on dates, groups, categories, locations, media and failed expressions.
 
 >>> from datetime import datetime, timezone
 >>> from sutra.engine.cases.base import check
 >>> from sutra.engine.session import Contact, Group, Input
+>>> from sutra.expressions.values import ErrorValue
 >>> now = datetime(2026, 3, 5, 9, 0, tzinfo=timezone.utc)
 >>> check("has_date", "born 14/08/1990"), check("has_date_lt", "1/1/2026", "5-3-2026", now=now)
 ('1990-08-14', '2026-01-01')
@@ -19,6 +20,8 @@
 '12.97,77.59'
 >>> check("has_audio", "hello", input=Input(text="hello")) is None
 True
+>>> check("has_error", "", value=ErrorValue("division by zero")), check("has_error", "0", value=0)
+('division by zero', None)
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sutra.engine.cases.base import CaseInput, Match, case_test
+from sutra.expressions.values import ErrorValue
 
 # Day first, as in most countries Sutra serves; ISO dates are recognised by their 4-digit year.
 _ISO_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
@@ -119,6 +123,12 @@ def has_category(case: CaseInput, args: list[str]) -> Match | None:
     if isinstance(category, str) and category.strip().lower() in wanted:
         return Match(category)
     return None
+
+
+@case_test("has_error")
+def has_error(case: CaseInput, args: list[str]) -> Match | None:
+    """The operand is an expression that failed; its value is why (goflow's ``has_error``)."""
+    return Match(case.value.message) if isinstance(case.value, ErrorValue) else None
 
 
 @case_test("has_location")

@@ -23,6 +23,8 @@ True
 (None, 'hi')
 >>> check("has_pattern", "ID: AB-12", r"([A-Z]{2})-(\\d+)")
 'AB-12'
+>>> check("has_pattern", "aaa", r"(a)\\1") is None  # RE2 has no backreferences: never matches
+True
 >>> check("has_multiple", "1, 3", "1", "2", "3"), check("has_multiple", "1, 4", "1", "2", "3")
 ('1, 3', None)
 """
@@ -31,7 +33,17 @@ from __future__ import annotations
 
 import re
 
+import re2
+
 from sutra.engine.cases.base import CaseInput, Match, case_test, tokens, words
+
+# The flow author's pattern runs in RE2, as goflow's runs in Go's regexp: time linear in the
+# text whatever the pattern, so no pattern can stall a worker on what a contact sends.
+_PATTERN_OPTIONS = re2.Options()
+_PATTERN_OPTIONS.case_sensitive = False
+_PATTERN_OPTIONS.log_errors = False
+# The most of a contact's text a pattern sees (a WhatsApp message is at most 4,096 characters).
+_PATTERN_INPUT = 4096
 
 
 def _phrase_words(args: list[str]) -> list[str]:
@@ -102,12 +114,11 @@ def has_pattern(case: CaseInput, args: list[str]) -> Match | None:
     if not args:
         return None
     try:
-        pattern = re.compile(args[0], re.IGNORECASE)
-    except re.error:
+        pattern = re2.compile(args[0].strip(), _PATTERN_OPTIONS)
+    except re2.error:
+        # Backreferences and lookaround are Perl's, not RE2's: such a case never matches.
         return None
-    # The pattern is the flow author's; the contact's text is bounded so a costly pattern
-    # cannot be fed an arbitrarily long input.
-    found = pattern.search(case.text[:4096])
+    found = pattern.search(case.text[:_PATTERN_INPUT])
     if found is None:
         return None
     extra = {str(i): group or "" for i, group in enumerate(found.groups(), start=1)}
