@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sutra.engine import events as ev
 from sutra.engine.actions.base import CallWebhook, EnterFlow, Interrupt, WaitForTime
@@ -60,6 +60,15 @@ def _copy(session: Session) -> Session:
     # The engine never changes the caller's session. A dump/validate round trip runs in
     # pydantic-core and is several times faster than a generic deep copy.
     return Session.model_validate(session.model_dump())
+
+
+def _media_url(message: Input | None) -> str | None:
+    """The URL of the first file a message carries (``image/jpeg:https://...``); not a location."""
+    for attachment in message.attachments if message else []:
+        content_type, _, url = attachment.partition(":")
+        if url and not content_type.startswith("geo"):
+            return url
+    return None
 
 
 class EngineError(Exception):
@@ -362,12 +371,20 @@ class Engine:
             self._fail(sprint, f"router of node {scope.node.uuid} chose no category", now)
             return None
         if router.result_name:
+            extra: dict[str, Any] = {"extra": match.extra} if match and match.extra else {}
+            said = text
+            url = _media_url(scope.session.input) if router.wait is not None else None
+            if url is not None:
+                # As Glific stores a media message's result: what the contact "said" is the
+                # file's URL (so @results.image is the image), and the caption is kept beside it.
+                said = url
+                extra.update(url=url, caption=text)
             scope.save_result(
                 router.result_name,
-                value=match.value if match else text,
+                value=match.value if match else said,
                 category=category.name,
-                input=text,
-                extra={"extra": match.extra} if match and match.extra else None,
+                input=said,
+                extra=extra or None,
             )
         return category
 
