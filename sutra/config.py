@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     # Signs outgoing HTTP webhooks with X-Glific-Signature when set.
     webhook_secret: SecretStr | None = None
     webhook_timeout: float = Field(default=5.0, gt=0)
+    # A webhook's answer is read up to this; a larger one fails the call.
+    webhook_max_bytes: int = Field(default=1_000_000, ge=1)
+    # Webhooks and vision images may reach only public addresses, plus these: host names,
+    # addresses and networks, comma-separated ("crm.internal,10.2.0.0/16"), for the NGO's own
+    # services. Flows choose those URLs, and contacts' answers can become them.
+    fetch_allow: str = ""
     function_timeout: float = Field(default=600.0, gt=0)
 
     # --- LLM: which provider answers GPT nodes ---

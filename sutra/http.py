@@ -13,12 +13,29 @@ from typing import Any
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver
 from httpx_aiohttp import AiohttpTransport
 
 
 class _Transport(AiohttpTransport):
     """httpx-aiohttp reports a refused connection as a connect *timeout*; callers tell "could
     not connect" from "did not answer", so it is put right here."""
+
+    def __init__(self, *, resolver: AbstractResolver | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._resolver = resolver
+
+    def get_client(self) -> aiohttp.ClientSession:
+        if self._resolver is None:
+            return super().get_client()
+        # httpx-aiohttp's connector, with the resolver that addresses are taken from.
+        connector = aiohttp.TCPConnector(
+            keepalive_timeout=self.limits.keepalive_expiry,
+            ssl=self.ssl_context,
+            limit=self.limits.max_connections or 0,
+            resolver=self._resolver,
+        )
+        return aiohttp.ClientSession(connector=connector)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
@@ -34,7 +51,14 @@ class _Transport(AiohttpTransport):
             raise
 
 
+def transport(
+    *, limits: httpx.Limits | None = None, resolver: AbstractResolver | None = None
+) -> httpx.AsyncBaseTransport:
+    """The aiohttp transport; ``resolver`` (default: aiohttp's) turns host names into the
+    addresses connected to."""
+    return _Transport(limits=limits or httpx.Limits(max_connections=200), resolver=resolver)
+
+
 def async_client(**kwargs: Any) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` on the aiohttp transport; keyword arguments as httpx's."""
-    limits = kwargs.pop("limits", httpx.Limits(max_connections=200))
-    return httpx.AsyncClient(transport=_Transport(limits=limits), **kwargs)
+    return httpx.AsyncClient(transport=transport(limits=kwargs.pop("limits", None)), **kwargs)

@@ -6,6 +6,7 @@ URLs are short-lived or need credentials the model's servers do not have.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
@@ -20,7 +21,7 @@ from sutra.functions.gpt import (
 )
 from sutra.functions.llmcall import complete
 from sutra.functions.registry import FunctionCall, FunctionError, function
-from sutra.http import async_client
+from sutra.outbound import FetchRefused, guarded_client
 
 # What OpenAI's vision models accept, recognised by their first bytes: a server's Content-Type
 # is often generic (application/octet-stream) or wrong.
@@ -53,16 +54,20 @@ def image_type(data: bytes) -> str | None:
 async def fetch_image(
     url: str, *, client: httpx.AsyncClient | None, max_bytes: int, timeout: float
 ) -> tuple[bytes, str]:
-    """Download an image, refusing non-images and anything over ``max_bytes``.
+    """Download an image, refusing non-images, anything over ``max_bytes`` and addresses the
+    fetch policy forbids; all of it within ``timeout``.
 
     Reasons never quote the URL: WhatsApp media URLs carry access tokens.
     """
     if not url.lower().startswith(("http://", "https://")):
         raise FunctionError("url should be an http(s) link to an image", status=400)
     owned = client is None
-    http = client or async_client()
+    http = client or guarded_client()
     try:
-        async with http.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
+        async with (
+            asyncio.timeout(timeout),
+            http.stream("GET", url, timeout=timeout, follow_redirects=True) as response,
+        ):
             if not 200 <= response.status_code < 300:
                 raise FunctionError(
                     f"could not fetch the image: HTTP {response.status_code}", status=502
@@ -80,8 +85,10 @@ async def fetch_image(
                 # huge body into memory.
                 if len(data) > max_bytes:
                     raise FunctionError(_too_big(max_bytes), status=413)
-    except httpx.TimeoutException:
+    except (TimeoutError, httpx.TimeoutException):
         raise FunctionError(f"the image did not arrive within {timeout:g} s", status=504) from None
+    except FetchRefused as exc:
+        raise FunctionError(str(exc), status=403) from None
     except httpx.HTTPError as exc:
         raise FunctionError(
             f"could not fetch the image: {type(exc).__name__}", status=502

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from sutra.config import get_settings
 from sutra.functions.services import Services
-from sutra.http import async_client
+from sutra.outbound import guarded_client
 from sutra.runtime.runner import Runner, Send
 from sutra.runtime.webhooks import WebhookSettings
 from sutra.store.db import create_async_engine_for, create_session_factory, migrate
@@ -28,7 +28,8 @@ async def open_runner(
     await asyncio.to_thread(migrate, database_url)
     engine = create_async_engine_for(database_url)
     db = HotDB(database_url).start()
-    http = async_client()
+    # Only webhooks and vision use it, at URLs flows choose: the fetch policy applies.
+    http = guarded_client()
     try:
         repo = Repository(create_session_factory(engine))
         secret = settings.webhook_secret
@@ -42,6 +43,7 @@ async def open_runner(
             skip_time_waits=skip_time_waits,
             webhook_settings=WebhookSettings(
                 http_timeout=settings.webhook_timeout,
+                max_bytes=settings.webhook_max_bytes,
                 function_timeout=settings.function_timeout,
                 signing_secret=secret.get_secret_value() if secret else None,
             ),

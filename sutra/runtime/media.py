@@ -6,6 +6,7 @@ by ``sutra serve`` at ``/media/<name>``; the message's attachment then points th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import mimetypes
 import uuid
@@ -13,11 +14,21 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+# The whole download, whatever the channel's per-read timeout: a provider trickling bytes must
+# not hold the contact's message for ever. WhatsApp's largest media (100 MB) fits at ~1 MB/s.
+DOWNLOAD_SECONDS = 120.0
+
 
 class MediaStore:
-    def __init__(self, folder: Path, public_url: str = "") -> None:
+    """Media URLs come from the channel's provider (its API answers them), so they are fetched
+    as the channel's own calls are, not through the fetch policy for URLs flows choose."""
+
+    def __init__(
+        self, folder: Path, public_url: str = "", download_seconds: float = DOWNLOAD_SECONDS
+    ) -> None:
         self.folder = folder
         self.public_url = public_url.rstrip("/")
+        self.download_seconds = download_seconds
 
     async def localize(self, attachments: list[str], source: object) -> list[str] | None:
         """Attachments with media ids replaced by Sutra URLs; None when nothing changed."""
@@ -32,7 +43,12 @@ class MediaStore:
                 out.append(attachment)
                 continue
             try:
-                data, mime = await download(ref)
+                async with asyncio.timeout(self.download_seconds):
+                    data, mime = await download(ref)
+            except TimeoutError:
+                log.warning("media %s: not downloaded within %g s", ref, self.download_seconds)
+                out.append(attachment)
+                continue
             except Exception as exc:  # keep the id: the flow still sees that media came
                 log.warning("could not download media %s: %s", ref, exc)
                 out.append(attachment)

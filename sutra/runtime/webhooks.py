@@ -20,12 +20,15 @@ import httpx
 from sutra.engine.session import WebhookOutcome, WebhookRequest
 from sutra.functions.registry import FunctionCall, FunctionError, get_function
 from sutra.functions.services import Services
-from sutra.http import async_client
 from sutra.llm.base import LLMError, Usage
+from sutra.outbound import FetchRefused, guarded_client
 from sutra.redact import redact_url
 
 _SECRET_NAME = re.compile(r"auth|token|secret|key|password|signature|cookie", re.IGNORECASE)
 REDACTED = "[redacted]"
+# What of an answer the webhook log keeps, as RapidPro does; the flow gets the whole answer
+# (up to WebhookSettings.max_bytes).
+LOGGED_BYTES = 10_000
 
 
 def redact(value: Any) -> Any:
@@ -80,6 +83,8 @@ class WebhookSettings:
     http_timeout: float = 5.0
     function_timeout: float = 600.0
     signing_secret: str | None = None
+    # A larger answer fails the call (it is not read further); see SUTRA_WEBHOOK_MAX_BYTES.
+    max_bytes: int = 1_000_000
 
 
 async def perform(
@@ -172,37 +177,100 @@ async def _http(
     client = services.http
     owned = client is None
     if client is None:
-        client = async_client()
+        client = guarded_client()
     try:
-        response = await client.request(
-            request.method,
-            request.url,
-            headers=headers,
-            content=body.encode() if body else None,
-            timeout=settings.http_timeout,
-        )
-    except httpx.TimeoutException:
+        # The timeout is for the whole call: httpx's alone bounds each read, and a server
+        # trickling a byte a second would hold the contact for ever.
+        async with asyncio.timeout(settings.http_timeout):
+            answer = await _read(client, request, headers, body, settings)
+    except (TimeoutError, httpx.TimeoutException):
         reason = f"no answer within {settings.http_timeout:g} s"
         return _failure(504, reason), logged, None
+    except FetchRefused as exc:
+        return _failure(403, str(exc)), logged, None
     except httpx.HTTPError as exc:
         return _failure(502, f"request failed: {type(exc).__name__}"), logged, None
     finally:
         if owned:
             await client.aclose()
+    status = answer.status
+    if answer.cut:
+        reason = f"answer larger than {settings.max_bytes:,} bytes"
+        return _failure(status, reason), logged, answer.shown(None)
     try:
-        payload = response.json()
+        payload = json.loads(answer.data) if answer.data else None
     except ValueError:
         payload = None
-    shown = payload if payload is not None else response.text[:2000]
-    if not 200 <= response.status_code < 300:
-        return _failure(response.status_code, f"HTTP {response.status_code}"), logged, shown
+    shown = answer.shown(payload)
+    if not 200 <= status < 300:
+        return _failure(status, f"HTTP {status}"), logged, shown
     if payload is None:
-        return _failure(response.status_code, "response is not JSON"), logged, shown
+        return _failure(status, "response is not JSON"), logged, shown
     if isinstance(payload, list):
         result = {str(i): item for i, item in enumerate(payload)}
     elif isinstance(payload, dict):
         result = payload
     else:
         result = {"value": payload}
-    outcome = WebhookOutcome(status=response.status_code, success=True, result=result, json=payload)
+    outcome = WebhookOutcome(status=status, success=True, result=result, json=payload)
     return outcome, logged, shown
+
+
+@dataclass
+class _Answer:
+    status: int
+    data: bytes
+    charset: str
+    # Set when the answer went on past WebhookSettings.max_bytes and was not read further.
+    cut: bool
+    # The size the server declared, if any: the log tells how much was not kept.
+    declared: int | None
+
+    def shown(self, payload: Any) -> Any:
+        """What the webhook log keeps: the answer, or its first LOGGED_BYTES and the cut."""
+        if not self.cut and len(self.data) <= LOGGED_BYTES:
+            if payload is not None:
+                return payload
+            return self.data.decode(self.charset, errors="replace")
+        head = self.data[:LOGGED_BYTES].decode(self.charset, errors="replace")
+        if not self.cut:
+            size = f"{len(self.data):,}"
+        elif self.declared:
+            size = f"{self.declared:,}"
+        else:
+            size = f"more than {len(self.data):,}"
+        return {"body": head, "cut": f"first {LOGGED_BYTES:,} of {size} bytes kept"}
+
+
+async def _read(
+    client: httpx.AsyncClient,
+    request: WebhookRequest,
+    headers: dict[str, str],
+    body: str,
+    settings: WebhookSettings,
+) -> _Answer:
+    """The answer, read as it streams in and no further than ``settings.max_bytes``."""
+    async with client.stream(
+        request.method,
+        request.url,
+        headers=headers,
+        content=body.encode() if body else None,
+        timeout=settings.http_timeout,
+    ) as response:
+        length = response.headers.get("content-length", "")
+        declared = int(length) if length.isdigit() else None
+        too_big = declared is not None and declared > settings.max_bytes
+        # Announced as too big: only what the log keeps is read.
+        keep = LOGGED_BYTES if too_big else settings.max_bytes
+        data = bytearray()
+        async for chunk in response.aiter_bytes():
+            data += chunk
+            if len(data) > keep:
+                break
+        return _Answer(
+            status=response.status_code,
+            data=bytes(data[: settings.max_bytes]),
+            charset=response.charset_encoding or "utf-8",
+            cut=too_big or len(data) > settings.max_bytes,
+            declared=declared,
+        )

@@ -22,6 +22,7 @@ from sutra.channels.simulator import Simulator
 from sutra.config import ServerSettings, get_settings
 from sutra.functions.services import Services
 from sutra.http import async_client
+from sutra.outbound import guarded_client
 from sutra.runtime.media import MediaStore
 from sutra.runtime.pacing import Pacer
 from sutra.runtime.pipeline import Pipeline
@@ -79,16 +80,20 @@ def create_app(
         db = HotDB(database_url).start()
         http = async_client()
         channels = _channels(server, http)
+        # The URLs webhooks and vision fetch are chosen by flows, so they go through the fetch
+        # policy; the channels' APIs, set by staff, do not.
+        fetch = guarded_client()
         secret = config.webhook_secret
         sessions = create_session_factory(engine)
         runner = Runner(
             Repository(sessions),
             db,
-            services=services or Services(http=http, db=sessions, defer_usage=True),
+            services=services or Services(http=fetch, db=sessions, defer_usage=True),
             channel="sim",
             timezone=config.timezone,
             webhook_settings=WebhookSettings(
                 http_timeout=config.webhook_timeout,
+                max_bytes=config.webhook_max_bytes,
                 function_timeout=config.function_timeout,
                 signing_secret=secret.get_secret_value() if secret else None,
             ),
@@ -114,6 +119,7 @@ def create_app(
         finally:
             await pipeline.stop()
             await http.aclose()
+            await fetch.aclose()
             db.close()
             await engine.dispose()
 

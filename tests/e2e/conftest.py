@@ -26,6 +26,10 @@ from sutra.testing.openai_server import OpenAIStubServer
 
 from .helpers import API_KEY
 
+# The webhook server listens on loopback, which the fetch policy refuses unless it is allowed,
+# as an NGO would allow its own internal service.
+FETCH_ALLOW = {"SUTRA_FETCH_ALLOW": "127.0.0.1"}
+
 # --- the loopback webhook server ---------------------------------------------------------------
 
 
@@ -189,6 +193,7 @@ def cli_env(tmp_path: Path, openai_env: dict[str, str]) -> dict[str, str]:
         if not key.startswith(("SUTRA_", "OPENAI_", "OPEN_AI_")) and key != "COLUMNS"
     }
     env.update(openai_env)
+    env.update(FETCH_ALLOW)
     env["SUTRA_DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
     return env
 
@@ -209,7 +214,7 @@ async def runner(
     for key in list(os.environ):
         if key.startswith(("SUTRA_", "OPEN_AI_")):
             monkeypatch.delenv(key)
-    for key, value in openai_env.items():
+    for key, value in {**openai_env, **FETCH_ALLOW}.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     async with open_runner(database_url, channel="sim") as built:
