@@ -128,6 +128,7 @@ class HotDB:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._listening = threading.Event()
         self.commits = 0
         self.units = 0
 
@@ -142,7 +143,34 @@ class HotDB:
                 raise self._error
         return self
 
+    def listen(self, channel: str, wake: Callable[[], None]) -> bool:
+        """Call ``wake`` (from another thread) on every ``NOTIFY channel``: PostgreSQL only;
+        False on SQLite, where every writer is this process anyway."""
+        if self.dialect != "postgresql":
+            return False
+        import psycopg
+
+        url = make_url(self.url).set(drivername="postgresql")
+        conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        conn.execute(f"LISTEN {channel}")
+        self._listening.set()
+
+        def serve() -> None:
+            try:
+                while self._listening.is_set():
+                    # A timeout, so close() is seen within a second.
+                    for _ in conn.notifies(timeout=1.0):
+                        wake()
+            except Exception:  # the database went away: the periodic sweep still runs
+                log.warning("listening for %s stopped", channel, exc_info=True)
+            finally:
+                conn.close()
+
+        threading.Thread(target=serve, name=f"sutra-listen-{channel}", daemon=True).start()
+        return True
+
     def close(self) -> None:
+        self._listening.clear()
         if self._thread is not None:
             self._jobs.put(None)
             self._thread.join()

@@ -83,7 +83,10 @@ def _store(
     work.update_statuses(tx, channel, updates)
     stored = work.ingest(tx, arrivals)
     wanted = list(dict.fromkeys(contact_id for contact_id, ok in stored if ok))
-    return stored, work.claim_some(tx, wanted, lease)
+    claims = work.claim_some(tx, wanted, lease)
+    if len(claims) < len(wanted):
+        work.announce(tx)  # work this process has no room for now: wake the others
+    return stored, claims
 
 
 def _refuse(channel: str, exc: ChannelError, payload: Any) -> HTTPException:

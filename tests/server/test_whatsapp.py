@@ -200,7 +200,10 @@ def test_a_send_the_provider_took_as_the_server_died_is_not_sent_twice(
     make_server: Callable[..., ServerProcess],
     graph: GraphAPIStubServer,
 ) -> None:
-    server = make_server({**server_env, "SUTRA_SEND_DOUBT_SECONDS": "3"})
+    # The window counts from the attempt, so it must outlast the restart and the dead
+    # server's lease (10 s) for the status to be awaited at all; without one it is short.
+    doubt = "30" if provider_reports else "3"
+    server = make_server({**server_env, "SUTRA_SEND_DOUBT_SECONDS": doubt})
     if provider_reports:
         graph.report_statuses([f"{server.url}/webhooks/whatsapp"], APP_SECRET)
     import_example(server)
@@ -213,7 +216,15 @@ def test_a_send_the_provider_took_as_the_server_died_is_not_sent_twice(
     greeting = texts(graph)[0]
     if provider_reports:
         # Its "sent" status names the message: the new worker knows it went out.
-        time.sleep(14)  # past the dead server's lease and the doubt window
+        def greeting_status() -> str:
+            contacts = server.api("GET", "/api/v1/contacts").json()["results"]
+            if not contacts:
+                return ""
+            history = server.api("GET", f"/api/v1/contacts/{contacts[0]['uuid']}/messages")
+            return str(history.json()["results"][0]["status"])
+
+        wait_for(lambda: greeting_status() == "sent", timeout=30, what="the status")
+        time.sleep(12)  # past the dead server's lease: the contact's new worker has looked
         assert texts(graph) == [greeting]
     else:
         # No word from the provider within the window: sent again rather than lost.

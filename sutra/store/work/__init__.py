@@ -27,6 +27,7 @@ from sutra.store.work.claim import (
     take_lease,
     waiting_session,
 )
+from sutra.store.work.common import WORK_CHANNEL, announce
 from sutra.store.work.ingest import Arrival, ingest
 from sutra.store.work.sending import (
     Sent,
@@ -47,6 +48,7 @@ from sutra.store.work.starts import (
 
 __all__ = [
     "START_BATCH",
+    "WORK_CHANNEL",
     "Arrival",
     "Claim",
     "LeaseRequest",
@@ -60,6 +62,7 @@ __all__ = [
     "WebhookRow",
     "add_group_starts",
     "add_starts",
+    "announce",
     "begin_resend",
     "broadcast_progress",
     "claim",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sutra.store.hotdb import Tx
-from sutra.store.work.common import now_utc
+from sutra.store.work.common import announce, now_utc
 
 # Contacts per transaction when a flow is started for a whole group: replies keep flowing
 # between the batches of a 100,000-contact broadcast.
@@ -44,6 +44,7 @@ def add_starts(
         if row is not None:
             added.append(int(row[0]))
     _count(tx, broadcast_id, len(added))
+    announce(tx)
     return added
 
 
@@ -71,6 +72,7 @@ def add_group_starts(
         },
     )
     _count(tx, broadcast_id, len(rows))
+    announce(tx)
     return len(rows), max((int(r[0]) for r in rows), default=after)
 
 
