@@ -269,6 +269,13 @@ class Contact(Base):
     # The inbound pipeline's lease: which worker handles this contact's messages, until when.
     busy_owner: Mapped[str | None] = mapped_column(String())
     busy_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Staff took the chat over (the console): while set, flows get none of the contact's
+    # messages. On the contact's row because the claim reads that row anyway: no extra read.
+    taken_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    taken_over_by: Mapped[str | None] = mapped_column(String())
+    # The newest message id staff had seen when they last opened the chat: later inbound
+    # messages are unread. An id, not a time, so two writers in one clock tick cannot hide one.
+    chat_read_id: Mapped[int | None] = mapped_column(ID_TYPE)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
@@ -616,6 +623,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String())
     is_active: Mapped[bool] = mapped_column(Boolean(), default=True, server_default=true())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When this person last opened the alerts page: newer alerts make the nav's count.
+    alerts_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
