@@ -1,5 +1,8 @@
 """Read flow files: a bare definition, a Glific export or a RapidPro/TextIt export.
 
+Older RapidPro/TextIt exports (legacy ``action_sets``, spec 11 and 12) are migrated first, as
+RapidPro migrates them on import (:mod:`sutra.flows.legacy`).
+
 A broken file is refused with every problem found, each named by its JSON path:
 ``flows[0].nodes[3].router.cases[1].type: unknown case type "has_foo"``.
 """
@@ -14,6 +17,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from sutra.engine.actions.base import ACTIONS
+from sutra.flows.legacy import upgrade_file
 from sutra.flows.models import Flow
 from sutra.flows.validate import FlowIssue, validate_flow
 
@@ -93,6 +97,10 @@ def parse_flow_file(data: Any) -> FlowFile:
     sutra.flows.load.FlowFileError: flows[0].nodes[0].exits[0].destination_uuid:
       no node "n9" in this flow
     """
+    upgraded = upgrade_file(data)
+    if upgraded.errors:
+        raise FlowFileError(upgraded.errors)
+    data = upgraded.data
     if isinstance(data, dict) and "nodes" in data:
         entries: list[tuple[str, Any, list[str]]] = [("", data, [])]
         file_format: FileFormat = "definition"
@@ -112,8 +120,8 @@ def parse_flow_file(data: Any) -> FlowFile:
             [
                 FlowIssue(
                     "$",
-                    'not a flow file: expected a flow definition (with "nodes") '
-                    'or an export (with a "flows" list)',
+                    'not a flow file: expected a flow definition (with "nodes", or a legacy '
+                    'one with "action_sets") or an export (with a "flows" list)',
                 )
             ]
         )
@@ -121,7 +129,7 @@ def parse_flow_file(data: Any) -> FlowFile:
         raise FlowFileError([FlowIssue("flows", "the file holds no flows")])
 
     errors: list[FlowIssue] = []
-    warnings: list[FlowIssue] = []
+    warnings: list[FlowIssue] = list(upgraded.warnings)
     flows: list[LoadedFlow] = []
     for prefix, definition, keywords in entries:
         if not isinstance(definition, dict):

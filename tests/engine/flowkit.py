@@ -30,6 +30,7 @@ from sutra.flows.models import Flow
 
 NOW = datetime(2026, 3, 5, 9, 30, tzinfo=UTC)
 GLIFIC_FLOWS = Path(__file__).resolve().parents[2].parent / "shared" / "glific-flows"
+REAL_FLOWS = GLIFIC_FLOWS.with_name("real-flows")
 
 _ids = itertools.count(1)
 
