@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from sutra import jsonparse
 from sutra.engine.actions.base import ACTIONS
 from sutra.flows.legacy import upgrade_file
 from sutra.flows.models import Flow
@@ -76,10 +77,12 @@ def read_flow_file(path: str | Path) -> FlowFile:
             [FlowIssue("$", f"cannot read file: {reason}")], source=source
         ) from None
     try:
-        data = json.loads(text)
+        data = jsonparse.loads(text)
     except json.JSONDecodeError as exc:
         issue = FlowIssue("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
         raise FlowFileError([issue], source=source) from None
+    except jsonparse.JSONTooDeep as exc:
+        raise FlowFileError([FlowIssue(exc.path, exc.problem)], source=source) from None
     try:
         return parse_flow_file(data)
     except FlowFileError as exc:

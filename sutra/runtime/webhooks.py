@@ -23,6 +23,7 @@ from sutra.functions.services import Services
 from sutra.llm.base import LLMError, Usage
 from sutra.outbound import FetchRefused, guarded_client
 from sutra.redact import redact_url
+from sutra.text import clean_json, clean_text
 
 _SECRET_NAME = re.compile(r"auth|token|secret|key|password|signature|cookie", re.IGNORECASE)
 REDACTED = "[redacted]"
@@ -102,6 +103,16 @@ async def perform(
     else:
         outcome, logged_request, response = await _http(request, services, settings)
         usage = []
+    # Answers come from outside (a service, an LLM) and become results, messages and logs:
+    # a NUL or lone surrogate in them cannot be stored and would fail the contact's work.
+    outcome = outcome.model_copy(
+        update={
+            "result": clean_json(outcome.result),
+            "json_body": clean_json(outcome.json_body),
+            "error": clean_text(outcome.error) if outcome.error else outcome.error,
+        }
+    )
+    response = clean_json(response)
     log = WebhookLog(
         method=request.method,
         # Webhook logs are shown and exported; a flow's ?api_key= must not be.

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from sutra.testing.loopback import Clock, LoopbackServer, command_line, serve_until_interrupted
 
@@ -156,7 +156,7 @@ def _make_app(state: _State, clock: Clock) -> FastAPI:
     )
 
     @app.post("/v1/chat/completions")
-    async def chat_completions(request: Request) -> JSONResponse:
+    async def chat_completions(request: Request) -> Response:
         try:
             body = await request.json()
         except ValueError:
@@ -195,7 +195,10 @@ def _make_app(state: _State, clock: Clock) -> FastAPI:
             return _error(ErrorReply(503, "The stub server is shutting down."))
         if isinstance(planned, ErrorReply):
             return _error(planned)
-        return JSONResponse(_completion(body, planned, response_id))
+        # Escaped (json.dumps' default), so that a planned reply can hold what only an escape
+        # spells, such as the lone surrogate of an emoji cut in half.
+        completion = json.dumps(_completion(body, planned, response_id))
+        return Response(completion, media_type="application/json")
 
     return app
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from sutra import jsonparse
 from sutra.flows import FlowFileError, parse_flow_file
 from sutra.redact import redact_url
 from sutra.store import models as m
@@ -55,7 +56,12 @@ def _time(value: datetime | None) -> str | None:
 async def import_flows(request: Request, state: State) -> Any:
     """Import a flow file (bare definition, Glific or RapidPro export) sent as the JSON body."""
     try:
-        body = await request.json()
+        body = jsonparse.loads(await request.body())
+    except jsonparse.JSONTooDeep as exc:
+        return JSONResponse(
+            {"detail": str(exc), "errors": [{"path": exc.path, "message": exc.problem}]},
+            status_code=422,
+        )
     except ValueError as exc:
         raise HTTPException(422, f"$: body is not JSON: {exc}") from None
     try:

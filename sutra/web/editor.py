@@ -30,6 +30,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from starlette.types import Scope
 
+from sutra import jsonparse
 from sutra.config import ServerSettings
 from sutra.engine.languages import _LANGUAGES
 from sutra.expressions import snakify
@@ -290,7 +291,9 @@ class Call:
         if not body:
             return {}
         try:
-            return json.loads(body)
+            return jsonparse.loads(body)
+        except jsonparse.JSONTooDeep as exc:
+            raise HTTPException(400, f"the body: {exc}") from None
         except ValueError:
             raise HTTPException(400, "the body is not JSON") from None
 

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from sutra import jsonparse
 from sutra.flows import FlowFileError, parse_flow_file
 from sutra.web import editor, flowstore
 from sutra.web.auth import ApiUser, PageUser, render
@@ -136,7 +137,10 @@ async def change_flow(uuid: str, body: FlowChange, user: ApiUser, state: State) 
 async def import_file(request: Request, user: ApiUser, state: State) -> Any:
     """Import a flow file sent as the body (any content type: browsers differ)."""
     try:
-        data = json.loads(await request.body())
+        data = jsonparse.loads(await request.body())
+    except jsonparse.JSONTooDeep as exc:
+        problems = [{"path": exc.path, "message": exc.problem}]
+        return JSONResponse({"detail": str(exc), "errors": problems}, status_code=422)
     except ValueError as exc:
         raise HTTPException(422, f"the file is not JSON: {exc}") from None
     try:

@@ -31,13 +31,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from sutra.engine.session import Contact, Input
 from sutra.redact import redact_url
 from sutra.runtime import metrics
 from sutra.store import models as m
 from sutra.store import work
+from sutra.text import clean_text
 from sutra.web import auth, queries
 from sutra.web.auth import api_user, page_user
 from sutra.web.state import AppState, app_state
@@ -120,8 +121,8 @@ class StartOut(BaseModel):
 
 class SendIn(BaseModel):
     contact: ContactName
-    # WhatsApp's own limit on a text message.
-    text: str = Field(min_length=1, max_length=4096)
+    # WhatsApp's own limit on a text message; cleaned like a contact's (sutra.text).
+    text: Annotated[str, AfterValidator(clean_text), Field(min_length=1, max_length=4096)]
 
 
 class SendOut(BaseModel):

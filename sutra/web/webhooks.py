@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 
+from sutra import jsonparse
 from sutra.channels import gupshup, whatsapp
 from sutra.channels.base import ChannelError, InboundMessage, StatusUpdate
 from sutra.engine.session import Input
@@ -28,8 +28,10 @@ def _secret(value: Any) -> str | None:
 
 def _json_body(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return jsonparse.loads(raw)
+    except jsonparse.JSONTooDeep as exc:
+        raise HTTPException(400, f"body: {exc}") from None
+    except ValueError as exc:
         raise HTTPException(400, f"body is not JSON: {exc}") from None
 
 
