@@ -9,7 +9,7 @@ import hmac
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -42,6 +42,8 @@ def require_token(
 
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)], tags=["api"])
+# The databases' integers are 64-bit: a larger id or offset is a 422, not an overflow (500).
+MAX_ID = 2**63 - 1
 State = Annotated[AppState, Depends(app_state)]
 
 
@@ -189,7 +191,9 @@ async def start_flow(uuid: str, body: StartRequest, state: State) -> dict[str, A
 
 
 @router.get("/broadcasts/{broadcast_id}")
-async def broadcast_progress(broadcast_id: int, state: State) -> dict[str, Any]:
+async def broadcast_progress(
+    broadcast_id: Annotated[int, Path(ge=1, le=MAX_ID)], state: State
+) -> dict[str, Any]:
     """How far a start is: contacts in all, started, still pending."""
     found = await state.runner.db.run(work.broadcast_progress, state.repo.org, broadcast_id)
     if found is None:
@@ -230,7 +234,7 @@ async def _contact(state: AppState, uuid: str) -> m.Contact:
 async def list_contacts(
     state: State,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> dict[str, Any]:
     async with state.repo.sessions() as db:
         rows = await db.scalars(

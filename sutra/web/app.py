@@ -31,7 +31,7 @@ from sutra.runtime.webhooks import WebhookSettings
 from sutra.store.db import create_async_engine_for, create_session_factory, migrate
 from sutra.store.hotdb import HotDB
 from sutra.store.repository import Repository
-from sutra.web import api, auth, editor, failures, pages, simulator, webhooks
+from sutra.web import api, auth, editor, failures, limits, pages, simulator, webhooks
 from sutra.web.state import AppState
 
 
@@ -124,6 +124,7 @@ def create_app(
             await engine.dispose()
 
     app = FastAPI(title="Sutra", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(limits.BodyLimitMiddleware, settings=server)
     media_dir = Path(server.sutra_media_dir)
     media_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/media", StaticFiles(directory=media_dir), name="media")

@@ -627,6 +627,9 @@ async def revisions(call: Call) -> Any:
         revision_id = int(call.args[1])
     except ValueError:
         raise HTTPException(404, f"no revision {call.args[1]!r}") from None
+    if not 0 < revision_id < 2**63:
+        # Past the database's 64-bit integers the query itself would fail (a 500).
+        raise HTTPException(404, f"no revision {revision_id} of flow {flow.uuid}")
     row = await flowstore.revision(call.state.repo, flow, revision_id)
     if row is None:
         raise HTTPException(404, f"no revision {revision_id} of flow {flow.uuid}")

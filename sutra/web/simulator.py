@@ -353,7 +353,7 @@ async def poll_messages(
     state: State,
     starts: Starts,
     contact: ContactQuery,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> MessagesOut:
     row = await queries.contact_by_urn(state.repo, urn_for(contact))
     if row is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from typing import Annotated, Any
 
@@ -14,10 +15,13 @@ from sutra.channels import gupshup, whatsapp
 from sutra.channels.base import ChannelError, InboundMessage, StatusUpdate
 from sutra.engine.session import Input
 from sutra.runtime import metrics
+from sutra.runtime.webhooks import redact
 from sutra.store import work
 from sutra.web.state import AppState, app_state
 
 log = logging.getLogger(__name__)
+# How much of an unreadable payload the log keeps.
+LOGGED_CHARS = 2000
 router = APIRouter(prefix="/webhooks", tags=["channel webhooks"])
 State = Annotated[AppState, Depends(app_state)]
 
@@ -33,6 +37,14 @@ def _json_body(raw: bytes) -> Any:
         raise HTTPException(400, f"body: {exc}") from None
     except ValueError as exc:
         raise HTTPException(400, f"body is not JSON: {exc}") from None
+
+
+def _excerpt(payload: Any) -> str:
+    """The start of ``payload`` for the log, secret-looking fields masked."""
+    text = json.dumps(redact(payload), ensure_ascii=False)
+    if len(text) <= LOGGED_CHARS:
+        return text
+    return f"{text[:LOGGED_CHARS]}... ({len(text)} characters in all)"
 
 
 async def _accept(
@@ -93,9 +105,10 @@ def _store(
 
 def _refuse(channel: str, exc: ChannelError, payload: Any) -> HTTPException:
     # A payload we cannot read is answered 400 (the provider stops retrying a lost cause)
-    # and kept whole in the log, so nothing a contact sent disappears without a trace.
+    # and its start is logged, so nothing a contact sent disappears without a trace; only
+    # its start, as one payload can be a megabyte.
     metrics.ERRORS.labels(f"{channel}_payload").inc()
-    log.warning("unreadable %s webhook: %s", channel, exc, extra={"payload": payload})
+    log.warning("unreadable %s webhook: %s", channel, exc, extra={"payload": _excerpt(payload)})
     return HTTPException(400, str(exc))
 
 
