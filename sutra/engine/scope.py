@@ -10,6 +10,7 @@ from sutra.engine import events as ev
 from sutra.engine.languages import language_keys
 from sutra.engine.session import Environment, Run, Session
 from sutra.expressions import evaluate_template, evaluate_value, snakify
+from sutra.expressions.env import Env
 
 if TYPE_CHECKING:
     from sutra.engine.actions.base import Action
@@ -53,13 +54,15 @@ class Scope:
 
     def template(self, text: str, *, escape: Any = None) -> str:
         errors: list[str] = []
-        rendered = evaluate_template(text, self.context(), escape=escape, errors=errors)
+        rendered = evaluate_template(
+            text, self.context(), escape=escape, errors=errors, env=self.expression_env()
+        )
         self._report(errors)
         return rendered
 
     def value(self, text: str) -> Any:
         errors: list[str] = []
-        value = evaluate_value(text, self.context(), errors=errors)
+        value = evaluate_value(text, self.context(), errors=errors, env=self.expression_env())
         self._report(errors)
         return value
 
@@ -67,6 +70,18 @@ class Scope:
         # A failed expression renders as nothing (goflow); the author learns why from the run.
         for error in errors:
             self.emit(ev.Warning(text=f"expression failed: {error}"))
+
+    def expression_env(self) -> Env:
+        """The organisation's time zone and formats, the step's time, and a seed for rand()
+        that a replay of this step draws again."""
+        return Env(
+            timezone=self.env.timezone,
+            # goflow's defaults, until organisations can choose their own.
+            date_format=getattr(self.env, "date_format", None) or "DD-MM-YYYY",
+            time_format=getattr(self.env, "time_format", None) or "tt:mm",
+            now=self.now,
+            seed=f"{self.session.uuid}:{self.run.uuid}:{len(self.run.path)}",
+        )
 
     def context(self) -> dict[str, Any]:
         """The ``@`` namespace, rebuilt after any change so templates see it at once."""
@@ -135,7 +150,6 @@ class Scope:
             "calendar": self._calendar(),
             "webhook": {**webhook, "__text__": webhook.get("status")} if webhook else None,
             **relatives,
-            "__now__": self.now,
         }
 
     def _calendar(self) -> dict[str, str]:

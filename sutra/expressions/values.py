@@ -1,15 +1,27 @@
-"""How values found in a flow's context turn into text, and lookups into them."""
+"""The values expressions work on, how they become text, JSON and booleans, and lookups.
+
+goflow's types map onto Python's: text is ``str``, a number a ``Decimal`` (an ``int`` or
+``float`` from a webhook's JSON is read as one), a boolean ``bool``, null ``None``, an array a
+``list``, an object a ``Mapping``, a date ``date``, a datetime an aware ``datetime``, a time of
+day ``time``, a function a :class:`Function` and a failure an :class:`ErrorValue`.
+
+A map may carry ``__text__`` (or goflow's ``__default__``): what it renders as in a template
+(``@contact`` is the contact's name). Keys that start with ``__`` are never shown, counted or
+written to JSON.
+"""
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sutra.expressions.env import Evaluation
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 # goflow's number syntax: "12", "-4.5", ".5". No exponent, "NaN" or "inf": what a contact types
@@ -21,6 +33,9 @@ MAX_NUMBER_DIGITS = 36
 MAX_NUMBER_MAGNITUDE = 100
 # A plain decimal in range is far shorter; longer text is not parsed at all.
 _MAX_NUMBER_TEXT = 1000
+# Rendering and JSON walk nested values; a webhook's JSON can nest deeper than is useful to show.
+_MAX_NESTING = 64
+_DEFAULT_KEYS = ("__text__", "__default__")
 
 
 @dataclass(frozen=True)
@@ -34,6 +49,34 @@ class ErrorValue:
         return self.message
 
 
+class Function:
+    """A value that can be called: a builtin (``@(upper)``) or ``(x) => x & "!"``."""
+
+    name: str = "function"
+
+    def invoke(self, ev: Evaluation, args: list[Any]) -> Any:
+        raise NotImplementedError
+
+
+class Aliased(dict):  # type: ignore[type-arg]
+    """A map with extra names only lookups see.
+
+    The context offers goflow's names beside Glific's (``@results.x.created_on`` beside the
+    stored ``inserted_at``); a webhook body that sends ``@results`` whole gets the stored keys
+    only, as JSON and ``dict()`` copy just the items.
+
+    >>> result = Aliased({"value": "red"}, aliases={"category_localized": "Red"})
+    >>> lookup(result, "category_localized"), dict(result)
+    ((True, 'Red'), {'value': 'red'})
+    """
+
+    __slots__ = ("aliases",)
+
+    def __init__(self, items: Mapping[str, Any], aliases: Mapping[str, Any] | None = None) -> None:
+        super().__init__(items)
+        self.aliases: Mapping[str, Any] = aliases or {}
+
+
 def snakify(name: str) -> str:
     """The key a result is stored under: lower case, runs of non-alphanumerics become ``_``.
 
@@ -45,37 +88,88 @@ def snakify(name: str) -> str:
     return _NON_ALNUM.sub("_", name.strip().lower()).strip("_")
 
 
-def render(value: Any) -> str:
-    """Text for a value placed in a message.
+def is_hidden(key: Any) -> bool:
+    return isinstance(key, str) and key.startswith("__")
+
+
+def default_of(value: Mapping[str, Any]) -> tuple[bool, Any]:
+    """The value a map stands for in a template, if it has one.
+
+    Besides goflow's ``__default__``, a flow result stands for what the contact said and any
+    other map with a ``value`` for that value, as Glific renders them (contract section 4).
+    """
+    for key in (*_DEFAULT_KEYS, "input", "value"):
+        if key in value:
+            return True, value[key]
+    return False, None
+
+
+def visible_items(value: Mapping[Any, Any]) -> list[tuple[str, Any]]:
+    return [(str(k), v) for k, v in value.items() if not is_hidden(k)]
+
+
+def render(value: Any, _depth: int = 0) -> str:
+    """Text for a value placed in a message (goflow's rendering, Glific's for results).
 
     >>> render({"input": "blue", "value": "Blue", "category": "Other"})
     'blue'
-    >>> render({"value": 4.0, "unit": "kg"})
-    '4'
+    >>> render({"value": 4.0, "unit": "kg"}), render({"b": "x", "a": [1, True]})
+    ('4', '{a: [1, true], b: x}')
     >>> render(["a", "b"]), render(True), render(None), render(Decimal("2.50"))
-    ('a, b', 'true', '', '2.5')
+    ('[a, b]', 'true', '', '2.5')
     >>> render(ErrorValue("division by zero"))
     ''
     """
     if value is None or isinstance(value, ErrorValue):
         return ""
+    if isinstance(value, str):
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float | Decimal):
         return format_number(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return render_datetime(value)
+    if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S.%f")
+    if isinstance(value, Function):
+        return "function"
+    if _depth > _MAX_NESTING:
+        return "…"
     if isinstance(value, Mapping):
-        # A flow result renders as what the contact said; other maps by their value.
-        for key in ("__text__", "input", "value"):
-            if key in value:
-                return render(value[key])
-        return json.dumps(value, ensure_ascii=False, default=str)
+        found, default = default_of(value)
+        if found:
+            return render(default, _depth + 1)
+        pairs = sorted(visible_items(value))
+        return "{" + ", ".join(f"{k}: {render(v, _depth + 1)}" for k, v in pairs) + "}"
     if isinstance(value, list | tuple):
-        return ", ".join(render(item) for item in value)
+        return "[" + ", ".join(render(item, _depth + 1) for item in value) + "]"
     return str(value)
+
+
+def render_datetime(value: datetime) -> str:
+    """goflow's form: microseconds always, ``Z`` for UTC.
+
+    >>> from datetime import UTC
+    >>> render_datetime(datetime(2018, 4, 11, 13, 24, 30, tzinfo=UTC))
+    '2018-04-11T13:24:30.000000Z'
+    """
+    text = value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    offset = value.utcoffset()
+    if offset is None:
+        return text
+    if offset == timedelta(0):
+        return text + "Z"
+    return text + format_offset(offset, colon=True)
+
+
+def format_offset(offset: timedelta, *, colon: bool) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    hours, minutes = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}{':' if colon else ''}{minutes:02d}"
 
 
 def format_number(value: int | float | Decimal) -> str:
@@ -103,6 +197,71 @@ def format_number(value: int | float | Decimal) -> str:
         return str(value)
     except ValueError:  # an int beyond Python's digit limit for str()
         return format(Decimal(value), "E")
+
+
+def to_json(value: Any, _depth: int = 0) -> str:
+    """goflow's JSON for a value: compact, keys sorted, dates as their text.
+
+    >>> to_json({"b": "x", "a": Decimal("1.50"), "__text__": "hidden"})
+    '{"a":1.5,"b":"x"}'
+    >>> to_json([None, True, "é"]), to_json(date(2019, 4, 11))
+    ('[null,true,"é"]', '"2019-04-11"')
+    """
+    if value is None or isinstance(value, Function):
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        number = to_number(value)
+        return format_number(number) if number is not None else "null"
+    if isinstance(value, str):
+        return _json_string(value)
+    if isinstance(value, datetime | date | time):
+        return _json_string(render(value))
+    if isinstance(value, ErrorValue) or _depth > _MAX_NESTING:
+        return "null"
+    if isinstance(value, Mapping):
+        pairs = sorted((k, v) for k, v in visible_items(value) if not isinstance(v, ErrorValue))
+        body = ",".join(f"{_json_string(k)}:{to_json(v, _depth + 1)}" for k, v in pairs)
+        return "{" + body + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(to_json(item, _depth + 1) for item in value) + "]"
+    return _json_string(str(value))
+
+
+def _json_string(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+def truthy(value: Any) -> bool | ErrorValue:
+    """goflow's truthiness: empty text, ``"false"``, 0, null and empty arrays or objects are
+    false; an error stays an error.
+
+    >>> truthy("0"), truthy("FALSE"), truthy(" "), truthy([]), truthy(Decimal(0))
+    (True, False, True, False, False)
+    """
+    if isinstance(value, ErrorValue):
+        return value
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value != "" and value.lower() != "false"
+    if isinstance(value, int | float | Decimal):
+        return value != 0
+    if isinstance(value, Mapping):
+        found, default = default_of(value)
+        if found and not isinstance(default, Mapping):
+            return truthy(default)
+        return bool(visible_items(value))
+    if isinstance(value, list | tuple):
+        return len(value) > 0
+    if isinstance(value, time):
+        return value != time(0)
+    return True
 
 
 def in_range(number: Decimal) -> bool:
@@ -163,23 +322,49 @@ def to_number(value: Any) -> Decimal | None:
     if isinstance(value, Decimal):
         return value if in_range(value) else None
     if isinstance(value, Mapping):
-        return to_number(render(value))
-    return parse_number(value if isinstance(value, str) else render(value))
+        found, default = default_of(value)
+        return to_number(default) if found and not isinstance(default, Mapping) else None
+    if isinstance(value, str):
+        return parse_number(value)
+    return None
+
+
+def shown(value: Any) -> str:
+    """A value as an error message quotes it."""
+    text = render(value)
+    return repr(text if len(text) <= 50 else text[:47] + "...")
 
 
 def lookup(container: Any, key: str) -> tuple[bool, Any]:
-    """Find ``key`` in a map: exactly, then case-insensitively, then by its snake-cased form."""
+    """Find ``key`` in a map: exactly, then ignoring case, then by the snake-cased forms of both
+    (a field keyed ``age-group`` is ``@fields.age_group``); or an item of a list by index.
+
+    >>> lookup({"Age-Group": "adult"}, "age_group"), lookup(["a", "b"], "-1")
+    ((True, 'adult'), (True, 'b'))
+    """
     if isinstance(container, Mapping):
         if key in container:
             return True, container[key]
         lowered = key.lower()
         snake = snakify(key)
         for candidate, value in container.items():
-            if isinstance(candidate, str) and candidate.lower() in (lowered, snake):
+            if isinstance(candidate, str) and (
+                candidate.lower() == lowered or (snake and snakify(candidate) == snake)
+            ):
                 return True, value
+        aliases = getattr(container, "aliases", None)
+        if aliases:
+            return lookup(aliases, key)
         return False, None
-    if isinstance(container, list | tuple) and key.isdigit():
-        index = int(key)
-        if index < len(container):
+    if isinstance(container, Sequence) and not isinstance(container, str):
+        index = _index(key)
+        if index is not None and -len(container) <= index < len(container):
             return True, container[index]
     return False, None
+
+
+def _index(key: str) -> int | None:
+    digits = key[1:] if key.startswith("-") else key
+    if not digits.isdigit() or len(digits) > 10:
+        return None
+    return int(key)

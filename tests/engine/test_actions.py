@@ -234,7 +234,8 @@ def test_add_contact_groups_adds_once_and_routers_see_it() -> None:
         .node("yes", send("you are in AB"))
     )
     chat = Chat(flow)
-    assert chat.start() == ["In: STARTED_AB, Farmers", "you are in AB"]
+    # An array renders as goflow renders it.
+    assert chat.start() == ["In: [STARTED_AB, Farmers]", "you are in AB"]
     assert [(g.uuid, g.name) for g in chat.state.contact.groups] == [
         ("10", "STARTED_AB"),
         ("9", "Farmers"),
@@ -266,7 +267,7 @@ def test_remove_contact_groups(fields: dict[str, Any], left: list[str]) -> None:
         "n", act("remove_contact_groups", **fields), send("left: @contact.groups")
     )
     chat = Chat(flow, contact=MEMBER.model_copy(deep=True))
-    assert chat.start() == [f"left: {', '.join(left)}"]
+    assert chat.start() == [f"left: [{', '.join(left)}]"]
     assert [g.name for g in chat.state.contact.groups] == left
 
 

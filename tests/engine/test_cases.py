@@ -163,7 +163,7 @@ def test_location_typed_as_coordinates_matches() -> None:
 def test_has_group(args: list[str], expected: str | None) -> None:
     chat = one_case_chat("has_group", args, operand="@contact.groups", contact=GROUPED)
     sent = chat.say("anything")
-    assert sent == ([f"matched {expected}"] if expected else ["no match for STARTED_AB"])
+    assert sent == ([f"matched {expected}"] if expected else ["no match for [STARTED_AB]"])
 
 
 @pytest.mark.parametrize(("category", "matches"), [("Okay", True), ("okay", True), ("Sad", False)])

@@ -59,7 +59,7 @@ ENV = Environment(globals={"org_name": "Sutra NGO", "helpline": "1800-11-2233"})
         ("@contact.fields.city", "Pune"),
         ("@contact.fields.age_group", "Adult"),
         ("@fields.city", "Pune"),
-        ("@contact.groups", "Farmers, Pune Volunteers"),
+        ("@contact.groups", "[Farmers, Pune Volunteers]"),
         ("@flow.name", "Templates"),
         ("@flow.uuid", "flow-templates"),
         ("@global.org_name", "Sutra NGO"),
