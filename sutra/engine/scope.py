@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -9,8 +10,9 @@ from zoneinfo import ZoneInfo
 from sutra.engine import events as ev
 from sutra.engine.languages import language_keys
 from sutra.engine.session import Environment, Run, Session
-from sutra.expressions import evaluate_template, evaluate_value, snakify
+from sutra.expressions import evaluate_template, evaluate_value, render, snakify
 from sutra.expressions.env import Env
+from sutra.expressions.values import Aliased
 
 if TYPE_CHECKING:
     from sutra.engine.actions.base import Action
@@ -90,66 +92,116 @@ class Scope:
         return self._context
 
     def _build_context(self) -> dict[str, Any]:
+        """goflow's context members, and Glific's (``@contact.phone``, ``@global``,
+        ``@calendar``, ``@flow``).
+
+        Members only goflow has are aliases (see :class:`Aliased`): expressions see them, while
+        a webhook body that sends ``@contact`` or ``@results`` whole carries what it always has.
+        """
         session, run = self.session, self.run
-        contact = session.contact
-        groups = [{"uuid": g.uuid, "name": g.name, "__text__": g.name} for g in contact.groups]
-        contact_ctx = {
-            "__text__": contact.name or "",
-            "uuid": contact.uuid,
-            "id": contact.id if contact.id is not None else contact.uuid,
-            "name": contact.name or "",
-            "first_name": (contact.name or "").split(" ")[0],
-            "phone": contact.phone or "",
-            "urn": contact.urn or "",
-            "language": contact.language or "",
-            "fields": dict(contact.fields),
-            "groups": groups,
-        }
-        results: dict[str, Any] = dict(run.results)
+        contact_ctx = self._contact()
+        results: dict[str, Any] = {key: _result(key, r) for key, r in run.results.items()}
         parent = session.run_by_uuid(run.parent_uuid)
         child = next((r for r in reversed(session.runs) if r.parent_uuid == run.uuid), None)
-        relatives = {}
+        relatives: dict[str, Any] = {}
         for name, other in (("parent", parent), ("child", child)):
             if other is None:
                 continue
-            relatives[name] = {
-                "__text__": other.flow_name,
-                "uuid": other.uuid,
-                "status": other.status,
-                "run": {"status": other.status, "__text__": other.status},
-                "results": other.results,
-                "flow": {"uuid": other.flow_uuid, "name": other.flow_name},
-            }
+            relatives[name] = self._related_run(other, contact_ctx)
             results.setdefault(name, other.results)
-        inputs = session.input
-        input_ctx = (
-            {
-                "__text__": inputs.text,
-                "text": inputs.text,
-                "attachments": inputs.attachments,
-                "uuid": inputs.uuid,
-            }
-            if inputs
-            else {"__text__": "", "text": "", "attachments": []}
-        )
         webhook = session.webhook
+        flow_ctx = {
+            "__text__": self.flow.name,
+            "name": self.flow.name,
+            "uuid": self.flow.uuid,
+            "id": self.flow.uuid,
+            "revision": self.flow.revision,
+        }
+        # The step being run is a visit, even in a session stored without its path.
+        visits = max(1, sum(1 for step in run.path if step.node_uuid == self.node.uuid))
+        json_body = webhook.get("json") if webhook else None
         return {
             "contact": contact_ctx,
             "fields": contact_ctx["fields"],
+            "urns": _urns_by_scheme(contact_ctx.aliases["urns"]),
             "results": results,
-            "input": input_ctx,
-            "flow": {
-                "__text__": self.flow.name,
-                "name": self.flow.name,
-                "uuid": self.flow.uuid,
-                "id": self.flow.uuid,
+            "input": self._input(),
+            "flow": flow_ctx,
+            "run": {
+                "__text__": f"{render(contact_ctx)}@{self.flow.name}",
+                "uuid": run.uuid,
+                "status": run.status,
+                "flow": flow_ctx,
+                "contact": contact_ctx,
+                "results": results,
+                "created_on": run.created_on,
+                "exited_on": run.exited_on,
             },
-            "run": {"status": run.status, "uuid": run.uuid, "results": run.results},
+            "node": {"__text__": self.node.uuid, "uuid": self.node.uuid, "visit_count": visits},
+            "locals": dict(getattr(run, "locals", None) or {}),
             "global": self.env.globals,
             "globals": self.env.globals,
             "calendar": self._calendar(),
             "webhook": {**webhook, "__text__": webhook.get("status")} if webhook else None,
+            # goflow's name for the last webhook's JSON in flows migrated from RapidPro.
+            "legacy_extra": json_body if isinstance(json_body, dict) else {},
             **relatives,
+        }
+
+    def _contact(self) -> Aliased:
+        contact = self.session.contact
+        groups = [{"uuid": g.uuid, "name": g.name, "__text__": g.name} for g in contact.groups]
+        urns = [contact.urn] if contact.urn else []
+        if not urns and contact.phone:
+            urns = [f"tel:{contact.phone}"]
+        return Aliased(
+            {
+                # goflow: a contact without a name renders as its address.
+                "__text__": contact.name or (urns[0].partition(":")[2] if urns else ""),
+                "uuid": contact.uuid,
+                "id": contact.id if contact.id is not None else contact.uuid,
+                "name": contact.name or "",
+                "first_name": (contact.name or "").split(" ")[0],
+                "phone": contact.phone or "",
+                "urn": contact.urn or "",
+                "language": contact.language or "",
+                "fields": dict(contact.fields),
+                "groups": groups,
+            },
+            aliases={"urns": urns, "channel": contact.channel, "timezone": self.env.timezone},
+        )
+
+    def _input(self) -> dict[str, Any]:
+        inputs = self.session.input
+        contact = self.session.contact
+        if inputs is None:
+            return {"__text__": "", "text": "", "attachments": []}
+        urls = [attachment.partition(":")[2] for attachment in inputs.attachments]
+        return {
+            # goflow renders a message as its text, then its attachments' URLs, a line each.
+            "__text__": "\n".join([inputs.text, *urls]) if urls else inputs.text,
+            "type": "msg",
+            "uuid": inputs.uuid,
+            "text": inputs.text,
+            "attachments": inputs.attachments,
+            "created_on": inputs.created_on,
+            "channel": contact.channel,
+            "urn": contact.urn,
+        }
+
+    def _related_run(self, other: Run, contact_ctx: Aliased) -> dict[str, Any]:
+        flow = {"__text__": other.flow_name, "uuid": other.flow_uuid, "name": other.flow_name}
+        return {
+            "__text__": f"{render(contact_ctx)}@{other.flow_name}",
+            "uuid": other.uuid,
+            "status": other.status,
+            # goflow keeps @child.run.status for flows written before spec 13.2.
+            "run": {"status": other.status, "__text__": other.status},
+            "results": {key: _result(key, r) for key, r in other.results.items()},
+            "flow": flow,
+            "contact": contact_ctx,
+            "fields": contact_ctx["fields"],
+            "urns": _urns_by_scheme(contact_ctx.aliases["urns"]),
         }
 
     def _calendar(self) -> dict[str, str]:
@@ -199,6 +251,9 @@ class Scope:
             result["value"] = value
         result["category"] = category
         result["inserted_at"] = self.now.isoformat()
+        # goflow's result carries the name as the author wrote it and the node it came from.
+        result["name"] = name
+        result["node_uuid"] = self.node.uuid
         self.run.results[key] = result
         self.emit(
             ev.RunResultChanged(
@@ -210,3 +265,54 @@ class Scope:
                 flow_uuid=self.flow.uuid,
             )
         )
+
+
+# goflow's URN schemes; @urns.X is the contact's first URN of scheme X, or null.
+_SCHEMES = (
+    "discord",
+    "ext",
+    "facebook",
+    "fcm",
+    "freshchat",
+    "instagram",
+    "jiochat",
+    "line",
+    "mailto",
+    "rocketchat",
+    "slack",
+    "tel",
+    "telegram",
+    "twitter",
+    "twitterid",
+    "viber",
+    "vk",
+    "webchat",
+    "wechat",
+    "whatsapp",
+)
+
+
+def _urns_by_scheme(urns: list[str]) -> dict[str, str | None]:
+    found: dict[str, str | None] = dict.fromkeys(_SCHEMES)
+    for urn in urns:
+        scheme = urn.partition(":")[0]
+        if found.get(scheme) is None:
+            found[scheme] = urn
+    return found
+
+
+def _result(key: str, stored: dict[str, Any]) -> Aliased:
+    """A stored result with goflow's names for what Glific stores differently."""
+    created: Any = stored.get("inserted_at")
+    if isinstance(created, str):
+        # Written by something else, it is shown as it is.
+        with contextlib.suppress(ValueError):
+            created = datetime.fromisoformat(created)
+    return Aliased(
+        stored,
+        aliases={
+            "name": stored.get("name", key),
+            "created_on": created,
+            "category_localized": stored.get("category"),
+        },
+    )
