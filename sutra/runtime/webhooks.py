@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from sutra import jsonparse
 from sutra.engine.session import WebhookOutcome, WebhookRequest
 from sutra.functions.registry import FunctionCall, FunctionError, get_function
 from sutra.functions.services import Services
@@ -209,7 +210,9 @@ async def _http(
         reason = f"answer larger than {settings.max_bytes:,} bytes"
         return _failure(status, reason), logged, answer.shown(None)
     try:
-        payload = json.loads(answer.data) if answer.data else None
+        payload = jsonparse.loads(answer.data) if answer.data else None
+    except jsonparse.JSONTooDeep as exc:  # it would overflow the stack of what reads it next
+        return _failure(status, f"answer {exc}"), logged, answer.shown(None)
     except ValueError:
         payload = None
     shown = answer.shown(payload)

@@ -99,3 +99,25 @@ async def test_a_webhook_answer_holding_nul_and_lone_surrogates_is_kept_cleaned(
     assert outcome.result == {"reply": "ok \ufffd!", "items": [{"name": "x"}]}
     assert outcome.json_body == outcome.result
     assert log.response == outcome.result
+
+
+async def test_a_webhook_answer_nested_2000_deep_takes_the_failure_path() -> None:
+    answer = b'{"a": ' + b"[" * 2000 + b"]" * 2000 + b"}"
+
+    def service(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=answer, headers={"Content-Type": "application/json"})
+
+    request = WebhookRequest(
+        method="GET",
+        url="https://crm.example/deep",
+        body="",
+        result_name="crm",
+        action_uuid="a",
+        node_uuid="n",
+        flow_uuid="f",
+    )
+    async with httpx.AsyncClient(transport=httpx.MockTransport(service)) as http:
+        outcome, log = await perform(request, CallContext(1, "f", 1, "crm"), Services(http=http))
+    assert not outcome.success
+    assert outcome.error is not None and "nested deeper than 64 levels at $.a" in outcome.error
+    assert log.error == outcome.error
