@@ -53,6 +53,7 @@ __all__ = [
     "Broadcast",
     "Contact",
     "ContactField",
+    "ContactImport",
     "ContactStatus",
     "Flow",
     "FlowResult",
@@ -246,6 +247,8 @@ class Contact(Base):
         UniqueConstraint("organization_id", "urn"),
         # A worker renews all of its leases in one statement.
         Index("ix_contacts_busy_owner", "busy_owner"),
+        # The contact list's default order: the most recently seen first.
+        Index("ix_contacts_organization_id_last_message_at", "organization_id", "last_message_at"),
     )
 
     id: Mapped[int] = _id()
@@ -311,6 +314,35 @@ class ContactField(Base):
     key: Mapped[str] = mapped_column(String())
     name: Mapped[str] = mapped_column(String())
     value_type: Mapped[str] = mapped_column(String(), default="text", server_default="text")
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class ContactImport(Base):
+    """A CSV file of contacts being imported: how far it is and the rows it refused.
+
+    In the database, not in the importing process, so that any process can answer the page
+    that polls its progress (``sutra serve --workers N``).
+    """
+
+    __tablename__ = "contact_imports"
+
+    id: Mapped[int] = _id()
+    uuid: Mapped[str] = mapped_column(String(), unique=True, default=new_uuid)
+    organization_id: Mapped[int] = _fk("organizations.id")
+    file_name: Mapped[str] = mapped_column(String(), default="")
+    # running -> done | failed
+    status: Mapped[str] = mapped_column(String(), default="running", server_default="running")
+    total: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
+    processed: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
+    created: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
+    updated: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
+    refused: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
+    # [{"row": 7, "message": "..."}], the first ones only (``refused`` counts them all).
+    errors: Mapped[list[Any]] = mapped_column(json_type(), default=list)
+    # Why the whole import stopped, when it did.
+    error: Mapped[str | None] = mapped_column(Text())
+    created_by: Mapped[str | None] = mapped_column(String())
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
@@ -414,6 +446,8 @@ class Run(Base):
     __table_args__ = (
         Index("ix_runs_session_id", "session_id"),
         Index("ix_runs_contact_id", "contact_id"),
+        # A flow's results page and the flow list's counts: one flow's runs, by start.
+        Index("ix_runs_flow_uuid_created_at", "flow_uuid", "created_at"),
     )
 
     id: Mapped[int] = _id()
