@@ -260,7 +260,7 @@ class Pipeline:
                     message = message.model_copy(update={"attachments": local})
                     await self.db.run(_set_attachments, pending.uuid, local)
             contact.channel = pending.channel
-            handled = runner.handle(contact, message, waiting=session)
+            handled = runner.handle(contact, message, waiting=session, paused=claim.taken_over)
             try:
                 session = await self._unit(
                     contact, handled, message_uuid=pending.uuid, attempts=pending.attempts

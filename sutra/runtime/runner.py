@@ -215,16 +215,28 @@ class Runner:
         return await self.handle(contact, message)
 
     async def handle(
-        self, contact: Contact, message: Input, *, waiting: Session | bool | None = True
+        self,
+        contact: Contact,
+        message: Input,
+        *,
+        waiting: Session | bool | None = True,
+        paused: bool = False,
     ) -> Outcome:
-        """A keyword starts its flow; otherwise the contact's waiting session gets the message."""
-        outcome = await self._handle(contact, message, waiting)
+        """A keyword starts its flow; otherwise the contact's waiting session gets the message.
+        ``paused``: staff took the chat over, so no flow gets it (nor starts by a keyword)."""
+        outcome = await self._handle(contact, message, waiting, paused)
         metrics.MESSAGES_HANDLED.inc()
         return outcome
 
     async def _handle(
-        self, contact: Contact, message: Input, waiting: Session | bool | None
+        self, contact: Contact, message: Input, waiting: Session | bool | None, paused: bool
     ) -> Outcome:
+        if paused:
+            # Stored for staff to read, done with: handing back does not replay it, and the
+            # waiting session stays as it was, for the contact's first message after.
+            await self.db.run(_mark_handled, message.uuid, self._take_unrecorded(contact))
+            _stored()
+            return Outcome(session=waiting if isinstance(waiting, Session) else None)
         engine = await self.engine()
         if waiting is True:
             waiting = await self.waiting_session(contact)

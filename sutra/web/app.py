@@ -31,7 +31,18 @@ from sutra.runtime.webhooks import WebhookSettings
 from sutra.store.db import create_async_engine_for, create_session_factory, migrate
 from sutra.store.hotdb import HotDB
 from sutra.store.repository import Repository
-from sutra.web import api, auth, editor, failures, limits, pages, simulator, webhooks
+from sutra.web import (
+    alerts,
+    api,
+    auth,
+    chats,
+    editor,
+    failures,
+    limits,
+    pages,
+    simulator,
+    webhooks,
+)
 from sutra.web.state import AppState
 
 
@@ -135,6 +146,8 @@ def create_app(
     auth.install(app)
     editor.install(app, server)
     app.include_router(pages.router)
+    chats.install(app)
+    alerts.install(app)
     simulator.install(app)
 
     @app.get("/healthz", tags=["ops"])

@@ -85,15 +85,14 @@ def test_json_reply_is_readable_key_by_key(
 def test_json_example_failure_goes_by_webhook_status(
     tmp_path: Path, cli_env: dict[str, str], openai_stub: OpenAIStubServer
 ) -> None:
-    # A 4xx is not retried; its message is the reason the flow shows.
+    # A 4xx is not retried; its message is the reason, for staff: the contact reads the
+    # flow's own words.
     openai_stub.plan(ErrorReply(400, "Invalid model for JSON mode.", type="invalid_request_error"))
 
     sim = simulate(GPT_JSON, "Pune", env=cli_env, cwd=tmp_path)
 
     assert sim.returncode == 0, sim.explain()
-    assert sim.messages[-1] == (
-        "Sorry, I could not look that up right now (Invalid model for JSON mode.)."
-    )
+    assert sim.messages[-1] == "Sorry, I could not look that up right now. Please try again later."
     assert len(openai_stub.requests) == 1
     assert sim.results["city_facts"]["category"] == "Failure"
     assert sim.results["city_facts"]["error"] == "Invalid model for JSON mode."
@@ -185,7 +184,9 @@ def test_slow_model_hits_the_function_timeout(
 
     assert sim.returncode == 0, sim.explain()
     reason = "function parse_via_chat_gpt took longer than 0.5 s"
-    assert sim.messages[-1] == f"Sorry, I could not get an answer right now ({reason})."
+    # The reason is for staff (results, webhook log); the contact reads the flow's own words.
+    assert sim.messages[-1] == "Sorry, I could not get an answer right now. Please try again later."
+    assert sim.results["gpt_response"]["error"] == reason
     assert sim.results["gpt_response"]["category"] == "Failure"
 
 

@@ -53,6 +53,8 @@ class Claim:
     outbound: list[Queued] = field(default_factory=list)
     # Flow starts asked for (API, broadcasts), in order: (start id, flow uuid).
     starts: list[tuple[int, str]] = field(default_factory=list)
+    # Staff took the chat over (the console): its messages are kept from the flows.
+    taken_over: bool = False
 
     def session_due(self, now: datetime) -> bool:
         """The waiting session has something to do now: a webhook to (re)do, a timeout."""
@@ -77,7 +79,7 @@ _IN_DUE = (
     "(direction = 'in' AND status = 'received' AND "
     "(next_attempt_at IS NULL OR next_attempt_at <= :now))"
 )
-_CONTACT_COLUMNS = "id, uuid, name, urn, channel, phone, language, fields"
+_CONTACT_COLUMNS = "id, uuid, name, urn, channel, phone, language, fields, taken_over_at"
 
 
 def take_lease(
@@ -177,7 +179,7 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
             {"id": contact_id},
         )
     ]
-    return Claim(contact, session, inbound, outbound, starts)
+    return Claim(contact, session, inbound, outbound, starts, taken_over=row[8] is not None)
 
 
 @dataclass(frozen=True)
