@@ -35,5 +35,6 @@ demo: setup
 bench: setup
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/llm.py
+	$(BIN)/python bench/evals.py
 	$(BIN)/python bench/server.py $(if $(SUTRA_TEST_POSTGRES_URL),--database $(SUTRA_TEST_POSTGRES_URL))
 	$(BIN)/python bench/broadcast.py

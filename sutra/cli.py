@@ -508,3 +508,10 @@ def user_list() -> None:
         last = user.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if user.last_login_at else ""
         table.add_row(user.email, user.name or "", "yes" if user.is_active else "no", last)
     out.print(table)
+
+
+# --- AI evaluations ------------------------------------------------------------------------------
+
+from sutra.evals.cli import eval_app  # noqa: E402
+
+app.add_typer(eval_app, name="eval")

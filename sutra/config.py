@@ -26,6 +26,9 @@ DEFAULT_PRICES: dict[str, LLMPrice] = {
     "gpt-4.1-mini": LLMPrice(prompt=0.40, completion=1.60),
     "gpt-4.1-nano": LLMPrice(prompt=0.10, completion=0.40),
     "gpt-3.5-turbo": LLMPrice(prompt=0.50, completion=1.50),
+    # Embeddings (evaluations' similarity): input tokens only.
+    "text-embedding-3-small": LLMPrice(prompt=0.02, completion=0),
+    "text-embedding-3-large": LLMPrice(prompt=0.13, completion=0),
 }
 
 

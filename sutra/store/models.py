@@ -716,3 +716,7 @@ class SignInThrottle(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # After this the failures are forgotten (a quiet spell after the last failure or lock).
     forget_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# Defined with their feature, registered on the same metadata (migrations and schema checks).
+from sutra.evals import models as _evals  # noqa: E402, F401

@@ -12,16 +12,28 @@ With nothing planned it answers deterministically: ``"echo: <last user message>"
 object ``{"echo": "<last user message>"}`` when the request asks for a JSON ``response_format``.
 Token counts are word counts.
 
+``POST /v1/embeddings`` answers in OpenAI's wire format (floats, or base64 when asked, as the
+SDK does by default) with a deterministic bag-of-words embedding (:func:`embed`): texts that
+share words point the same way, texts that share none are orthogonal, so similarity scores
+mean something in tests. ``respond(fn)`` answers chat requests with nothing planned from their
+body (``fn(body)`` returns a :class:`Reply`, or None for the default), e.g. an LLM judge.
+
 Run ``python -m sutra.testing.openai_server --port 8765`` for a manual demo server.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
+import math
+import re
+import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,10 +104,22 @@ class _State:
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: itertools.count[int] = field(default_factory=itertools.count)
+    responder: Callable[[dict[str, Any]], Planned | None] | None = None
+    embedding_requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def next_answer(self, body: dict[str, Any] | None = None) -> Planned:
+        """The planned answer, else the responder's answer, else the default (under lock)."""
+        if self.plan:
+            return self.plan.popleft()
+        if self.responder is not None and body is not None:
+            answer = self.responder(body)
+            if answer is not None:
+                return answer
+        return Reply()
 
 
 class OpenAIStubServer(LoopbackServer):
-    """Serves ``POST /v1/chat/completions`` from a background thread on ``host``.
+    """Serves ``POST /v1/chat/completions`` and ``/v1/embeddings`` from a background thread.
 
     ``port=0`` picks a free port. ``api_key`` makes it reject other bearer tokens with 401.
     ``delay`` (seconds) is added before every answer, as a stand-in for model latency.
@@ -131,6 +155,17 @@ class OpenAIStubServer(LoopbackServer):
         """Every request's headers (lower-case names), in order."""
         return [r.headers for r in self.received]
 
+    @property
+    def embedding_requests(self) -> list[dict[str, Any]]:
+        """Every ``/v1/embeddings`` request body received, in order."""
+        with self._state.lock:
+            return list(self._state.embedding_requests)
+
+    def respond(self, responder: Callable[[dict[str, Any]], Planned | None] | None) -> None:
+        """Answer chat requests with nothing planned by ``responder(body)`` (None: default)."""
+        with self._state.lock:
+            self._state.responder = responder
+
     def plan(self, *responses: Planned) -> None:
         """Queue answers for the next requests, one each, before falling back to the default."""
         with self._state.lock:
@@ -141,6 +176,8 @@ class OpenAIStubServer(LoopbackServer):
         with self._state.lock:
             self._state.plan.clear()
             self._state.received.clear()
+            self._state.embedding_requests.clear()
+            self._state.responder = None
 
     def _make_app(self) -> FastAPI:
         return _make_app(self._state, self.clock)
@@ -188,7 +225,7 @@ def _make_app(state: _State, clock: Clock) -> FastAPI:
                 )
             )
         with state.lock:
-            planned = state.plan.popleft() if state.plan else Reply()
+            planned = state.next_answer(body)
             response_id = next(state.ids)
         await clock.pause(clock.delay + planned.delay)
         if clock.stopping is not None and clock.stopping.is_set():
@@ -200,7 +237,86 @@ def _make_app(state: _State, clock: Clock) -> FastAPI:
         completion = json.dumps(_completion(body, planned, response_id))
         return Response(completion, media_type="application/json")
 
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        with state.lock:
+            state.embedding_requests.append(body if isinstance(body, dict) else {})
+        if state.api_key is not None and headers.get("authorization") != f"Bearer {state.api_key}":
+            return _error(
+                ErrorReply(
+                    401,
+                    "Incorrect API key provided.",
+                    type="invalid_request_error",
+                    code="invalid_api_key",
+                )
+            )
+        texts = body.get("input") if isinstance(body, dict) else None
+        if isinstance(texts, str):
+            texts = [texts]
+        if (
+            not isinstance(body, dict)
+            or not body.get("model")
+            or not isinstance(texts, list)
+            or not texts
+            or not all(isinstance(t, str) and t for t in texts)
+        ):
+            return _error(
+                ErrorReply(
+                    400,
+                    "The request needs 'model' and 'input' (a non-empty string or list of them).",
+                    type="invalid_request_error",
+                )
+            )
+        await clock.pause(clock.delay)
+        dimensions = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
+        as_base64 = body.get("encoding_format") == "base64"
+        data = []
+        for index, text in enumerate(texts):
+            vector = embed(text, dimensions)
+            encoded: Any = (
+                base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+                if as_base64
+                else vector
+            )
+            data.append({"object": "embedding", "index": index, "embedding": encoded})
+        tokens = sum(_count_tokens(t) for t in texts)
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
+
     return app
+
+
+EMBEDDING_DIMENSIONS = 256
+_WORD = re.compile(r"\w+")
+
+
+def embed(text: str, dimensions: int = EMBEDDING_DIMENSIONS) -> list[float]:
+    """A unit vector: each word (lower case, a plural's "s" dropped) adds 1 to a dimension
+    chosen by its hash. Deterministic across processes (sha256, not ``hash``).
+
+    >>> a, b = embed("Wash your hands"), embed("wash hands")
+    >>> round(sum(x * y for x, y in zip(a, b)), 3)
+    0.816
+    """
+    vector = [0.0] * dimensions
+    for word in _WORD.findall(text.casefold()):
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        slot = int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "big") % dimensions
+        vector[slot] += 1.0
+    norm = math.sqrt(sum(x * x for x in vector))
+    return [x / norm for x in vector] if norm else vector
 
 
 def _error(planned: ErrorReply) -> JSONResponse:

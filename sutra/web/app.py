@@ -20,6 +20,7 @@ from starlette.responses import Response
 from sutra.channels.base import Channel
 from sutra.channels.simulator import Simulator
 from sutra.config import ServerSettings, get_settings
+from sutra.evals import pages as evals_pages
 from sutra.functions.services import Services
 from sutra.http import async_client
 from sutra.outbound import guarded_client
@@ -149,6 +150,8 @@ def create_app(
     chats.install(app)
     alerts.install(app)
     simulator.install(app)
+    # AI evaluations: /evals, /evals/api, /api/v1/evals, and the runs' background service.
+    evals_pages.install(app)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
