@@ -61,7 +61,7 @@ ANSWER = (
     "Keep giving breast milk or the usual milk, and offer water often. If the fever is high, "
     "lasts more than two days, or the baby is under 3 months, see a health worker today."
 )
-REPLY = "Hello Asha, this is Priya from the helpline. How old is your baby?"
+REPLY = "Hello Asha, this is the helpline team. How old is your baby?"
 TIMEOUT_MS = 15_000
 
 
