@@ -38,3 +38,4 @@ bench: setup
 	$(BIN)/python bench/evals.py
 	$(BIN)/python bench/server.py $(if $(SUTRA_TEST_POSTGRES_URL),--database $(SUTRA_TEST_POSTGRES_URL))
 	$(BIN)/python bench/broadcast.py
+	$(BIN)/python bench/retrieval.py

@@ -419,6 +419,11 @@ user_app = typer.Typer(
 )
 app.add_typer(user_app, name="user")
 
+# Assistants that answer from documents: their own module, one sub-command group.
+from sutra.assistants.cli import assistant_app  # noqa: E402
+
+app.add_typer(assistant_app, name="assistant")
+
 
 def _password(prompt: str) -> str:
     """SUTRA_PASSWORD, else asked twice on the terminal (never an argument: shells log those)."""

@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, selectinload
 
+from sutra.assistants.models import FULL_TEXT_NAMES, include_name
 from sutra.store import (
     DATABASE_URL_ENV,
     async_url,
@@ -260,10 +261,8 @@ def test_migrate_is_idempotent(url: str) -> None:
     try:
         with engine.connect() as conn:
             assert conn.execute(text("SELECT version_num FROM alembic_version")).all() == [(head,)]
-            assert set(inspect(conn).get_table_names()) == {
-                *Base.metadata.tables,
-                "alembic_version",
-            }
+            tables = set(inspect(conn).get_table_names()) - FULL_TEXT_NAMES
+            assert tables == {*Base.metadata.tables, "alembic_version"}
             orgs = conn.execute(text("SELECT id, name, timezone FROM organizations")).all()
             assert orgs == [(1, "Default", "UTC")]
     finally:
@@ -291,7 +290,12 @@ def test_migrate_defaults_to_environment_url(
 def test_schema_matches_models(engine: Engine) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "compare_server_default": True}
+            conn,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_name": include_name,
+            },
         )
         assert compare_metadata(context, Base.metadata) == []
 
@@ -326,7 +330,9 @@ def test_downgrade_to_base_and_back(engine: Engine, migrated_url: str) -> None:
     engine.dispose()
     migrate(migrated_url)
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": include_name}
+        )
         assert compare_metadata(context, Base.metadata) == []
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sutra.config import get_settings
 from sutra.functions.registry import FunctionCall, FunctionError
-from sutra.llm.base import Completion, LLMError
+from sutra.llm.base import Completion, LLMError, Usage
 from sutra.llm.usage import Limits, UsageStore, cost_of
 from sutra.store import models as m
 
@@ -95,6 +95,42 @@ async def _read_settings(db: Any, organization_id: int) -> dict[str, Any]:
         return dict(org.settings) if org is not None and isinstance(org.settings, dict) else {}
 
 
+async def check_budget(call: FunctionCall, *, function: str) -> dict[str, Any]:
+    """Failure ("budget exceeded") when the caller's budget is used up; else the organisation's
+    settings, for choosing the provider."""
+    config = get_settings()
+    caller = Caller.of(call)
+    settings = await org_settings(call, caller)
+    db = call.services.db
+    if db is not None and caller.organization_id is not None:
+        limits = Limits.of(
+            settings, monthly=config.llm_monthly_budget, daily=config.llm_contact_daily_tokens
+        )
+        why = await UsageStore(db).exceeded(
+            limits, organization_id=caller.organization_id, contact_id=caller.contact_id
+        )
+        if why is not None:
+            log.info("%s refused for flow %s: %s", function, caller.flow_uuid, why)
+            raise FunctionError(BUDGET_EXCEEDED, status=429)
+    return settings
+
+
+async def spent(call: FunctionCall, usage: Usage, *, function: str) -> None:
+    """Count a call's usage: in ``call.usage`` (the webhook log) and the usage table."""
+    caller = Caller.of(call)
+    call.usage.append(usage)
+    db = call.services.db
+    if db is not None and caller.organization_id is not None and not call.services.defer_usage:
+        await UsageStore(db).record(
+            usage,
+            organization_id=caller.organization_id,
+            contact_id=caller.contact_id,
+            flow_uuid=caller.flow_uuid,
+            function=function,
+            cost=cost_of(usage, get_settings().llm_prices),
+        )
+
+
 async def complete(
     call: FunctionCall,
     messages: list[dict[str, Any]],
@@ -107,28 +143,14 @@ async def complete(
 ) -> Completion:
     """Ask the organisation's provider; Failure ("budget exceeded") without asking when a budget
     is used up. The usage goes to ``call.usage`` (the webhook log) and the usage table."""
-    config = get_settings()
-    caller = Caller.of(call)
-    settings = await org_settings(call, caller)
-    db = call.services.db
-    store = UsageStore(db) if db is not None and caller.organization_id is not None else None
-    if store is not None and caller.organization_id is not None:
-        limits = Limits.of(
-            settings, monthly=config.llm_monthly_budget, daily=config.llm_contact_daily_tokens
-        )
-        why = await store.exceeded(
-            limits, organization_id=caller.organization_id, contact_id=caller.contact_id
-        )
-        if why is not None:
-            log.info("%s refused for flow %s: %s", function, caller.flow_uuid, why)
-            raise FunctionError(BUDGET_EXCEEDED, status=429)
+    settings = await check_budget(call, function=function)
     try:
         provider = call.services.llm
         if provider is None:
             # Imported here so that loading the function registry never pulls in the SDKs.
             from sutra.llm.select import get_provider
 
-            provider = get_provider(settings, config)
+            provider = get_provider(settings, get_settings())
         completion = await provider.complete(
             messages,
             model=model,
@@ -138,15 +160,5 @@ async def complete(
         )
     except LLMError as exc:
         raise FunctionError(exc.reason, status=exc.status) from exc
-    usage = completion.usage
-    call.usage.append(usage)
-    if store is not None and caller.organization_id is not None and not call.services.defer_usage:
-        await store.record(
-            usage,
-            organization_id=caller.organization_id,
-            contact_id=caller.contact_id,
-            flow_uuid=caller.flow_uuid,
-            function=function,
-            cost=cost_of(usage, config.llm_prices),
-        )
+    await spent(call, completion.usage, function=function)
     return completion

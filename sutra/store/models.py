@@ -719,4 +719,5 @@ class SignInThrottle(Base):
 
 
 # Defined with their feature, registered on the same metadata (migrations and schema checks).
+from sutra.assistants import models as _assistants  # noqa: E402, F401
 from sutra.evals import models as _evals  # noqa: E402, F401

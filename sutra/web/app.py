@@ -44,6 +44,7 @@ from sutra.web import (
     simulator,
     webhooks,
 )
+from sutra.web.assistants import router as assistants_router
 from sutra.web.state import AppState
 
 
@@ -143,6 +144,7 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(api.router)
     app.include_router(failures.router)
+    app.include_router(assistants_router)
     # The pages staff use (sign-in, flows, flow editor, simulator): they need a session.
     auth.install(app)
     editor.install(app, server)

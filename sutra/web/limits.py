@@ -17,9 +17,12 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sutra.assistants.extract import MAX_BYTES as DOCUMENT_MAX_BYTES
 from sutra.config import ServerSettings
 
 log = logging.getLogger(__name__)
+
+DOCUMENT_BODY_BYTES = DOCUMENT_MAX_BYTES + 64 * 1024
 
 
 class BodyTooLarge(HTTPException):
@@ -49,6 +52,9 @@ def limits_for(settings: ServerSettings) -> tuple[list[tuple[str, Limit]], Limit
         ("/api/v1/flows/import", flows),
         ("/flows/import", flows),
         ("/flow-editor/revisions/", flows),
+        # An assistant's documents (the route itself refuses a file over the limit; this leaves
+        # room for the multipart form around it). Prefixes cannot single out /documents.
+        ("/api/v1/assistants/", Limit(DOCUMENT_BODY_BYTES, "documents are at most 20 MB")),
     ]
     default = Limit(settings.sutra_request_max_bytes, "SUTRA_REQUEST_MAX_BYTES")
     return sorted(by_prefix, key=lambda item: -len(item[0])), default

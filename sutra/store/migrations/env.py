@@ -14,6 +14,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
+from sutra.assistants.models import include_name
 from sutra.store.db import database_url, migration_connection, sync_url
 from sutra.store.models import Base, UTCDateTime
 
@@ -34,6 +35,8 @@ def _configure_and_run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
+        # Full-text indexes are made in each dialect's own terms, outside the models.
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

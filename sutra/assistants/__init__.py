@@ -1,0 +1,1 @@
+"""Assistants: answers from an organisation's documents (``filesearch-gpt``, the API, the CLI)."""

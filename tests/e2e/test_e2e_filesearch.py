@@ -1,0 +1,113 @@
+"""Glific's file-search flow (``../shared/glific-flows/filesearch_GPT_textandvoice.json``, read in
+place) through the runtime: a text question answered from an uploaded PDF with its source, a
+follow-up on the same thread, and the voice path failing with its reason (voice comes later)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sutra.assistants.indexing import add_document
+from sutra.assistants.store import Assistants
+from sutra.engine import events as ev
+from sutra.engine.session import Input
+from sutra.runtime.runner import Runner
+from sutra.store import models as m
+from sutra.testing.documents import markdown_pdf
+from sutra.testing.openai_server import OpenAIStubServer, Reply
+
+from .helpers import GLIFIC_FLOWS, REPO_ROOT, converse, rows
+
+FLOW = GLIFIC_FLOWS / "filesearch_GPT_textandvoice.json"
+FAQ = REPO_ROOT / "tests" / "assistants" / "health_faq.md"
+# The assistant id the flow names: an NGO keeps its flow unchanged by giving it that id.
+ASSISTANT = "asst_sYY3vlpf2rHKuCzlk750fidn"
+ASK = (
+    "Please ask your question regarding Glific platform using a 🎤️ voice note \n\n(For the "
+    "purpose of this demo, the assistant is answering questions from Glific's documentation as "
+    "the knowledge base)"
+)
+WAIT = "Generating your response, please wait for 15-20 seconds"
+
+pytestmark = pytest.mark.skipif(not FLOW.is_file(), reason=f"the shared flow is not at {FLOW}")
+
+
+@pytest.fixture
+async def assistant(runner: Runner) -> Assistants:
+    assistants = Assistants(runner.repo.sessions, runner.repo.org)
+    await assistants.create("Health FAQ", key=ASSISTANT, instructions="Answer kindly.")
+    pdf = markdown_pdf(FAQ.read_text(encoding="utf-8"))
+    document = await add_document(assistants, ASSISTANT, "health-faq.pdf", pdf)
+    assert document.vectors  # the runner's environment has a key: hybrid retrieval
+    return assistants
+
+
+async def test_a_text_question_is_answered_from_the_pdf_with_its_source(
+    runner: Runner, assistant: Assistants, openai_stub: OpenAIStubServer, database_url: str
+) -> None:
+    openai_stub.plan(
+        Reply("Malaria spreads through the bite of infected female Anopheles mosquitoes [1]."),
+        Reply("Sleep under an insecticide-treated net every night [1]."),
+    )
+
+    talk = await converse(
+        runner, FLOW, "How is malaria spread?", "How can my family avoid malaria?"
+    )
+
+    assert talk.messages == [
+        ASK,
+        WAIT,
+        # remove_citation: true in the flow: no [1] mark, the source in words.
+        "Malaria spreads through the bite of infected female Anopheles mosquitoes.\n\n"
+        "Source: health-faq.pdf, page 2",
+        WAIT,
+        "Sleep under an insecticide-treated net every night.\n\nSource: health-faq.pdf, page 2",
+    ]
+    first, second = talk.results["gpt_search"], talk.results["gpt_search_2"]
+    assert first["category"] == "Success" and second["category"] == "Success"
+    # The second call names no assistant, only the thread the first one started.
+    assert second["thread_id"] == first["thread_id"]
+    assert second["assistant_id"] == ASSISTANT
+    prompts = [r["messages"][0]["content"] for r in openai_stub.requests]
+    assert "(from health-faq.pdf, page 2)" in prompts[0]
+    assert "female Anopheles mosquitoes" in prompts[0]
+    assert "insecticide-treated mosquito net" in prompts[1]
+    # Both answers counted like every LLM call: the chat and the question's vector, each time.
+    usage = [(u["function"], u["model"]) for u in rows(database_url, m.LLMUsage)]
+    assert usage.count(("filesearch-gpt", "gpt-4o-mini")) == 2
+    assert usage.count(("filesearch-gpt", "text-embedding-3-small")) == 2
+
+
+async def test_a_question_the_documents_do_not_cover_is_not_guessed(
+    runner: Runner,
+    assistant: Assistants,
+    openai_stub: OpenAIStubServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The stub's vectors are bags of words, "what", "is" and "the" included, so they find
+    # "What is the capital of France?" 0.4 close to a passage on vaccines; a real embedding
+    # model does not. The threshold is for the model in use: here, one the stub cannot reach.
+    monkeypatch.setenv("SUTRA_ASSISTANT_MIN_SIMILARITY", "0.9")
+
+    talk = await converse(runner, FLOW, "What is the capital of France?")
+
+    assert talk.messages[-1] == "Sorry, I don't know: my documents do not cover that."
+    assert openai_stub.requests == []
+
+
+async def test_the_voice_path_fails_with_a_reason_until_voice_comes(
+    runner: Runner, assistant: Assistants
+) -> None:
+    talk = await converse(runner, FLOW)
+
+    reply = await runner.receive(
+        talk.contact, Input(attachments=["audio/ogg:https://example.org/question.ogg"])
+    )
+
+    assert reply is not None and reply.session is not None
+    assert [e.text for e in reply.events if isinstance(e, ev.MsgOut)] == [
+        WAIT,
+        "voice response failed",
+    ]
+    voice = reply.session.results["gpt_voice"]
+    assert voice["category"] == "Failure"
+    assert "voice-filesearch-gpt is not available yet" in voice["error"]
