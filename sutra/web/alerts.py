@@ -31,6 +31,7 @@ from sutra.store.repository import Repository
 from sutra.web import chatstore, failures
 from sutra.web.api import require_token
 from sutra.web.auth import ApiUser, PageUser, SignedIn, render
+from sutra.web.chats import Uuid
 from sutra.web.pages import page
 from sutra.web.state import AppState, app_state
 
@@ -268,7 +269,7 @@ async def alerts_count(user: ApiUser, state: State) -> dict[str, Any]:
 
 
 @router.post("/alerts/{message}/replay", status_code=202)
-async def replay_from_page(message: str, user: ApiUser, state: State) -> dict[str, Any]:
+async def replay_from_page(message: Uuid, user: ApiUser, state: State) -> dict[str, Any]:
     """Hand a dead letter back to the flow (as ``POST /api/v1/messages/{uuid}/replay``)."""
     contact_id = await state.runner.db.run(failures._requeue, state.repo.org, message)
     if contact_id is None:

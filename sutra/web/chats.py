@@ -93,7 +93,20 @@ class LabelIn(BaseModel):
     label: Annotated[str, Field(max_length=64), AfterValidator(_label)]
 
 
-Search = Annotated[str, Query(max_length=200, description="name, phone number or message text")]
+def _query(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Search = Annotated[
+    str,
+    Query(max_length=200, description="name, phone number or message text"),
+    AfterValidator(_query),
+]
+# Our ids are uuid4s: anything else names nothing, and is refused before it reaches the database
+# (PostgreSQL cannot even compare a text holding NUL).
+Uuid = Annotated[str, Path(pattern=r"^[0-9A-Za-z-]{1,64}$", description="a uuid")]
 Before = Annotated[int | None, Query(ge=1, le=MAX_ID, description="only messages older than id")]
 
 
@@ -410,7 +423,7 @@ async def inbox_fragment(user: ApiUser, state: State, q: Search = "") -> dict[st
 
 
 @router.get("/chats/{uuid}")
-async def chat_page(uuid: str, user: PageUser, state: State, before: Before = None) -> Any:
+async def chat_page(uuid: Uuid, user: PageUser, state: State, before: Before = None) -> Any:
     who = await _contact(state, uuid)
     history = await chatstore.history(state.repo, who, before=before, limit=PAGE_SIZE)
     now = _now()
@@ -445,7 +458,7 @@ async def chat_page(uuid: str, user: PageUser, state: State, before: Before = No
 
 @router.get("/chats/{uuid}/poll")
 async def chat_poll(
-    uuid: str,
+    uuid: Uuid,
     user: ApiUser,
     state: State,
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
@@ -471,7 +484,7 @@ async def chat_poll(
 
 
 @router.post("/chats/{uuid}/messages", status_code=202)
-async def reply_from_page(uuid: str, body: ReplyIn, user: ApiUser, state: State) -> dict[str, Any]:
+async def reply_from_page(uuid: Uuid, body: ReplyIn, user: ApiUser, state: State) -> dict[str, Any]:
     who = await _contact(state, uuid)
     sent_by = {"name": user.display_name, "email": user.email}
     stored = await send_reply(state, who, body.text, sent_by)
@@ -480,20 +493,20 @@ async def reply_from_page(uuid: str, body: ReplyIn, user: ApiUser, state: State)
 
 
 @router.post("/chats/{uuid}/takeover")
-async def takeover_from_page(uuid: str, user: ApiUser, state: State) -> dict[str, Any]:
+async def takeover_from_page(uuid: Uuid, user: ApiUser, state: State) -> dict[str, Any]:
     await take_over(state, uuid, user.display_name)
     return state_json(await _contact(state, uuid), _now())
 
 
 @router.post("/chats/{uuid}/handback")
-async def handback_from_page(uuid: str, user: ApiUser, state: State) -> dict[str, Any]:
+async def handback_from_page(uuid: Uuid, user: ApiUser, state: State) -> dict[str, Any]:
     done = await hand_back(state, uuid)
     return {**state_json(await _contact(state, uuid), _now()), "settled": done.settled}
 
 
 @router.post("/chats/messages/{message}/labels")
 async def label_from_page(
-    message: str, body: LabelIn, user: ApiUser, state: State
+    message: Uuid, body: LabelIn, user: ApiUser, state: State
 ) -> dict[str, Any]:
     _, labels = await change_label(state, message, body.label, add=True)
     return {"uuid": message, "labels": labels}
@@ -501,7 +514,7 @@ async def label_from_page(
 
 @router.delete("/chats/messages/{message}/labels/{label}")
 async def unlabel_from_page(
-    message: str, label: Annotated[str, Path(max_length=64)], user: ApiUser, state: State
+    message: Uuid, label: Annotated[str, Path(max_length=64)], user: ApiUser, state: State
 ) -> dict[str, Any]:
     _, labels = await change_label(state, message, _label_path(label), add=False)
     return {"uuid": message, "labels": labels}
@@ -542,7 +555,7 @@ async def list_chats(
 
 @api_router.get("/chats/{uuid}")
 async def get_chat(
-    uuid: str,
+    uuid: Uuid,
     state: State,
     before: Before = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = PAGE_SIZE,
@@ -557,7 +570,7 @@ async def get_chat(
 
 
 @api_router.post("/chats/{uuid}/messages", status_code=202)
-async def reply(uuid: str, body: ReplyIn, state: State) -> dict[str, Any]:
+async def reply(uuid: Uuid, body: ReplyIn, state: State) -> dict[str, Any]:
     """Send the contact a text (stored first, then sent through their channel); 409 outside
     WhatsApp's 24-hour window."""
     who = await _contact(state, uuid)
@@ -566,35 +579,35 @@ async def reply(uuid: str, body: ReplyIn, state: State) -> dict[str, Any]:
 
 
 @api_router.post("/chats/{uuid}/takeover")
-async def takeover(uuid: str, state: State) -> dict[str, Any]:
+async def takeover(uuid: Uuid, state: State) -> dict[str, Any]:
     """Pause the flows for the contact: their messages are kept for staff, keywords too."""
     await take_over(state, uuid, "API")
     return contact_json(await _contact(state, uuid), _now())
 
 
 @api_router.post("/chats/{uuid}/handback")
-async def handback(uuid: str, state: State) -> dict[str, Any]:
+async def handback(uuid: Uuid, state: State) -> dict[str, Any]:
     """Let the flows answer again; what came meanwhile stays handled (``settled`` of them)."""
     done = await hand_back(state, uuid)
     return {**contact_json(await _contact(state, uuid), _now()), "settled": done.settled}
 
 
 @api_router.post("/chats/{uuid}/read")
-async def mark_read(uuid: str, state: State) -> dict[str, Any]:
+async def mark_read(uuid: Uuid, state: State) -> dict[str, Any]:
     who = await _contact(state, uuid)
     await state.runner.db.run(chatstore.mark_read, who.id)
     return {"uuid": uuid, "unread": 0}
 
 
 @api_router.post("/messages/{uuid}/labels")
-async def add_label(uuid: str, body: LabelIn, state: State) -> dict[str, Any]:
+async def add_label(uuid: Uuid, body: LabelIn, state: State) -> dict[str, Any]:
     _, labels = await change_label(state, uuid, body.label, add=True)
     return {"uuid": uuid, "labels": labels}
 
 
 @api_router.delete("/messages/{uuid}/labels/{label}")
 async def remove_label(
-    uuid: str, label: Annotated[str, Path(max_length=64)], state: State
+    uuid: Uuid, label: Annotated[str, Path(max_length=64)], state: State
 ) -> dict[str, Any]:
     _, labels = await change_label(state, uuid, _label_path(label), add=False)
     return {"uuid": uuid, "labels": labels}

@@ -414,7 +414,7 @@ async def test_a_trickling_webhook_answer_is_bounded_by_the_timeout() -> None:
         elapsed = time.monotonic() - started
 
     assert outcome.error == "no answer within 1 s"
-    assert elapsed < 3
+    assert elapsed < 10  # the whole trickle would take over 15 minutes
 
 
 async def test_a_trickling_image_is_bounded_by_the_timeout() -> None:
@@ -428,7 +428,7 @@ async def test_a_trickling_image_is_bounded_by_the_timeout() -> None:
             await client.aclose()
         elapsed = time.monotonic() - started
 
-    assert elapsed < 3
+    assert elapsed < 10  # the whole trickle would take over 15 minutes
 
 
 async def test_a_media_download_that_never_ends_keeps_the_media_id(tmp_path: Path) -> None:

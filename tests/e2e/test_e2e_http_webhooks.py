@@ -190,13 +190,12 @@ def test_timeout_takes_failure(
     webhook_server.plan(HttpReply(body={"level": "late"}, delay=2))
     env = {**cli_env, "SUTRA_WEBHOOK_TIMEOUT": "0.5"}
 
-    started = time.monotonic()
     sim = run(tmp_path, env, post_flow(webhook_server.base_url, router), "Asha")
-    elapsed = time.monotonic() - started
 
+    # The reason names the timeout, so the call was cut at 0.5 s, not waited out (a wall-clock
+    # bound here only measured how busy the machine was).
     assert sim.messages[-1] == "Failed: no answer within 0.5 s"
     assert sim.results["hook"]["category"] == "Failure"
-    assert elapsed < 10
 
 
 @pytest.mark.parametrize("router", ROUTERS)

@@ -101,7 +101,7 @@ def test_scanning_is_linear_in_the_template_length(opening: str, length: int) ->
     template = opening * (length // len(opening))
     started = time.monotonic()
     text = render(template)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 5  # backtracking/quadratic: hours
     # An expression that never closes is text to the end, as goflow's scanner reads it.
     assert text == template
 
@@ -226,7 +226,7 @@ def test_a_pattern_with_nested_repetition_answers_at_once(typed: str, expected: 
     started = time.monotonic()
     # With backtracking the first takes about 2^40 steps; RE2 runs in time linear in the text.
     assert chat.say(typed) == expected
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 5  # backtracking/quadratic: hours
 
 
 @pytest.mark.parametrize(

@@ -290,6 +290,14 @@ async def test_bad_input_gets_a_4xx_naming_the_field(console: Console) -> None:
     missing = await console.api("POST", "/chats/no-such-contact/messages", json={"text": "hi"})
     assert missing.status_code == 404
     assert (await console.api("GET", "/chats", params={"limit": 0})).status_code == 422
+    # What PostgreSQL could not even compare is refused before it gets there.
+    nul = await console.api("GET", "/chats", params={"q": "a\x00b"})
+    assert nul.status_code == 422 and nul.json()["detail"][0]["loc"][-1] == "q"
+    assert (await console.api("GET", "/chats/a%00b")).status_code == 422
+    bad_label = await console.api("DELETE", f"/messages/{uuid}/labels/a%00b")
+    assert bad_label.status_code == 422 and "label" in bad_label.json()["detail"]
+    poll = await console.http.get(f"/chats/{uuid}/poll", params={"since": "yesterday"})
+    assert poll.status_code == 422 and poll.json()["detail"][0]["loc"][-1] == "since"
     assert (await console.api("GET", "/alerts", params={"kind": "nope"})).status_code == 422
     unauthorised = await console.http.get("/api/v1/chats")
     assert unauthorised.status_code == 401
