@@ -139,7 +139,7 @@ async def _rank_postgres(
     rows = await session.execute(
         text(
             f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id, "
-            f"({query}) AS q(query) "
+            f"(SELECT {query}) AS q(query) "
             f"WHERE {_PG_VECTOR} @@ q.query AND d.assistant_id = :a "
             f"ORDER BY ts_rank_cd({_PG_VECTOR}, q.query) DESC, c.id LIMIT :n"
         ),
