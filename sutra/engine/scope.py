@@ -12,6 +12,7 @@ from sutra.engine.languages import language_keys
 from sutra.engine.session import Environment, Run, Session
 from sutra.expressions import evaluate_template, evaluate_value, render, snakify
 from sutra.expressions.env import Env
+from sutra.expressions.functions.urls import URN_SCHEMES
 from sutra.expressions.values import Aliased
 
 if TYPE_CHECKING:
@@ -267,33 +268,11 @@ class Scope:
         )
 
 
-# goflow's URN schemes; @urns.X is the contact's first URN of scheme X, or null.
-_SCHEMES = (
-    "discord",
-    "ext",
-    "facebook",
-    "fcm",
-    "freshchat",
-    "instagram",
-    "jiochat",
-    "line",
-    "mailto",
-    "rocketchat",
-    "slack",
-    "tel",
-    "telegram",
-    "twitter",
-    "twitterid",
-    "viber",
-    "vk",
-    "webchat",
-    "wechat",
-    "whatsapp",
-)
+# @urns.X is the contact's first URN of scheme X (one of goflow's), or null.
 
 
 def _urns_by_scheme(urns: list[str]) -> dict[str, str | None]:
-    found: dict[str, str | None] = dict.fromkeys(_SCHEMES)
+    found: dict[str, str | None] = dict.fromkeys(URN_SCHEMES)
     for urn in urns:
         scheme = urn.partition(":")[0]
         if found.get(scheme) is None:

@@ -9,8 +9,9 @@ from urllib.parse import quote
 from sutra.expressions.functions.examples import show as show
 from sutra.expressions.functions.registry import Text, function
 
-# goflow's URN schemes: a URN of another scheme is not one.
-_SCHEMES = {
+# goflow's URN schemes, sorted (@urns lists them in this order); a URN of another scheme is
+# not one.
+URN_SCHEMES: tuple[str, ...] = (
     "discord",
     "ext",
     "facebook",
@@ -31,14 +32,14 @@ _SCHEMES = {
     "webchat",
     "wechat",
     "whatsapp",
-}
+)
 _URN = re.compile(r"([a-z]+):([^#?]+)(?:\?([^#]*))?(?:#(.*))?", re.DOTALL)
 _CONTENT_TYPE = re.compile(r"[a-z]+/[-+.\w]+|geo", re.IGNORECASE)
 
 
 def _parts(urn: str) -> tuple[str, str, str]:
     found = _URN.fullmatch(urn.strip())
-    if found is None or found.group(1) not in _SCHEMES:
+    if found is None or found.group(1) not in URN_SCHEMES:
         raise ValueError(f"{urn} is not a valid URN")
     scheme, path, display = found.group(1), found.group(2), found.group(4) or ""
     if scheme in ("tel", "whatsapp") and not re.fullmatch(r"\+?\d{4,}", path):
