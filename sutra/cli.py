@@ -293,7 +293,7 @@ def usage(
         str | None, typer.Option(help="Only calls from this date (YYYY-MM-DD, UTC) on")
     ] = None,
     by: Annotated[
-        str | None, typer.Option(help="Also break the totals down by flow, contact or model")
+        str | None, typer.Option(help="Also break the totals down by flow, contact, model or day")
     ] = None,
     org: Annotated[int | None, typer.Option(help="Only this organisation's calls")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     fetch_allow: str = ""
     function_timeout: float = Field(default=600.0, gt=0)
 
+    # The country of phone numbers written without "+" in a contact import (ISO 3166 alpha-2,
+    # e.g. "IN"); each import may choose another.
+    default_country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+
     # --- LLM: which provider answers GPT nodes ---
     # auto: OpenAI when OPENAI_API_KEY (or the organisation's own key) is set, else the embedded
     # local model, so a fresh install answers with no key and no network.

@@ -14,15 +14,39 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from sutra.config import LLMPrice
 from sutra.llm.base import Usage
 from sutra.store import models as m
 
-GroupBy = Literal["flow", "contact", "model"]
-GROUPS: tuple[GroupBy, ...] = ("flow", "contact", "model")
+GroupBy = Literal["flow", "contact", "model", "day"]
+GROUPS: tuple[GroupBy, ...] = ("flow", "contact", "model", "day")
+
+
+class utc_day(FunctionElement[str]):
+    """A stored timestamp's UTC day as ``YYYY-MM-DD``, on both back ends (budgets count UTC
+    days and months, so the report does too)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(utc_day)
+def _utc_day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps UTC timestamps as text, "YYYY-MM-DD HH:MM:SS...".
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    # Not the session's time zone, whatever the server is set to.
+    inner = compiler.process(element.clauses, **kw)
+    return f"to_char(({inner}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
 
 def price_for(model: str, prices: Mapping[str, LLMPrice]) -> LLMPrice | None:
@@ -166,8 +190,14 @@ class UsageStore:
         since: datetime | None = None,
         by: GroupBy | None = None,
         organization_id: int | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
     ) -> dict[str, Any]:
-        """Totals (and per-group totals) of the stored calls, as plain JSON-ready data."""
+        """Totals (and per-group totals) of the stored calls, as plain JSON-ready data.
+
+        Groups come most expensive first (by day: in date order); ``limit`` keeps the first.
+        ``until`` is exclusive.
+        """
         u = m.LLMUsage
         measures = (
             func.count(u.id).label("calls"),
@@ -179,6 +209,8 @@ class UsageStore:
         conditions = []
         if since is not None:
             conditions.append(u.created_at >= since)
+        if until is not None:
+            conditions.append(u.created_at < until)
         if organization_id is not None:
             conditions.append(u.organization_id == organization_id)
         async with self.db() as session:
@@ -187,7 +219,8 @@ class UsageStore:
             if by is not None:
                 keys, joined = _group(by)
                 query = select(*keys, *measures).select_from(joined).where(*conditions)
-                query = query.group_by(*keys).order_by(func.sum(u.cost).desc(), *keys)
+                order = keys if by == "day" else [func.sum(u.cost).desc(), *keys]
+                query = query.group_by(*keys).order_by(*order).limit(limit)
                 for row in (await session.execute(query)).mappings():
                     groups.append(_totals(row, keys=[k.name for k in keys]))
         return {
@@ -201,6 +234,8 @@ class UsageStore:
 
 def _group(by: GroupBy) -> tuple[list[Any], Any]:
     u = m.LLMUsage
+    if by == "day":
+        return [utc_day(u.created_at).label("day")], u
     if by == "model":
         return [u.provider.label("provider"), u.model.label("model")], u
     if by == "flow":

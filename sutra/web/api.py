@@ -1,6 +1,7 @@
 """REST API under ``/api/v1``: flows, contacts, messages, results, webhook logs.
 
-Every route needs ``Authorization: Bearer <SUTRA_API_TOKEN>``.
+Every route needs ``Authorization: Bearer <SUTRA_API_TOKEN>``. The operator console adds its
+routes (groups, fields, contact imports, result summaries, usage) in :mod:`sutra.web.console`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -21,7 +22,8 @@ from sutra.flows import FlowFileError, parse_flow_file
 from sutra.redact import redact_url
 from sutra.store import models as m
 from sutra.store import work
-from sutra.web.spreadsheet import csv_text
+from sutra.web import contactstore, results
+from sutra.web.contactstore import ContactError, ContactFilter, ContactUpdate
 from sutra.web.state import AppState, app_state, state_of
 
 _bearer = HTTPBearer(auto_error=False)
@@ -111,14 +113,19 @@ async def _flow(state: AppState, uuid: str) -> m.Flow:
 
 @router.get("/flows")
 async def list_flows(state: State) -> dict[str, Any]:
+    """Every active flow, with its runs, completion rate and last activity."""
     async with state.repo.sessions() as db:
-        flows = await db.scalars(
-            select(m.Flow)
-            .where(m.Flow.organization_id == state.repo.org, m.Flow.archived.is_(False))
-            .options(selectinload(m.Flow.current_revision))
-            .order_by(m.Flow.name)
+        flows = list(
+            await db.scalars(
+                select(m.Flow)
+                .where(m.Flow.organization_id == state.repo.org, m.Flow.archived.is_(False))
+                .options(selectinload(m.Flow.current_revision))
+                .order_by(m.Flow.name)
+            )
         )
-        return {"results": [_flow_json(flow) for flow in flows]}
+    stats = await results.flow_stats(state.repo)
+    none = results.FlowStats()
+    return {"results": [{**_flow_json(f), **stats.get(f.uuid, none).json()} for f in flows]}
 
 
 @router.get("/flows/{uuid}")
@@ -205,17 +212,7 @@ async def broadcast_progress(
 
 
 def _contact_json(contact: m.Contact) -> dict[str, Any]:
-    return {
-        "uuid": contact.uuid,
-        "name": contact.name,
-        "urn": contact.urn,
-        "phone": contact.phone,
-        "language": contact.language,
-        "fields": contact.fields or {},
-        "groups": [{"uuid": g.uuid, "name": g.name} for g in contact.groups],
-        "last_message_at": _time(contact.last_message_at),
-        "created_at": _time(contact.created_at),
-    }
+    return contactstore.contact_json(contact)
 
 
 async def _contact(state: AppState, uuid: str) -> m.Contact:
@@ -230,22 +227,22 @@ async def _contact(state: AppState, uuid: str) -> m.Contact:
     return contact
 
 
-@router.get("/contacts")
+@router.get("/contacts", response_model=None)
 async def list_contacts(
     state: State,
+    wanted: Annotated[ContactFilter, Query()],
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
-) -> dict[str, Any]:
-    async with state.repo.sessions() as db:
-        rows = await db.scalars(
-            select(m.Contact)
-            .where(m.Contact.organization_id == state.repo.org)
-            .options(selectinload(m.Contact.groups))
-            .order_by(m.Contact.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        return {"results": [_contact_json(c) for c in rows]}
+) -> dict[str, Any] | StreamingResponse:
+    """Contacts matching the filters (all of them without), most recently seen first, with
+    ``total`` (how many match); ``?format=csv`` exports every match (limit and offset aside)."""
+    if format == "csv":
+        from sutra.web.contacts import export_response
+
+        return export_response(state.repo, wanted)
+    found = await contactstore.search(state.repo, wanted, limit=limit, offset=offset)
+    return {"total": found.total, "results": [_contact_json(c) for c in found.contacts]}
 
 
 @router.get("/contacts/{uuid}")
@@ -253,27 +250,14 @@ async def get_contact(uuid: str, state: State) -> dict[str, Any]:
     return _contact_json(await _contact(state, uuid))
 
 
-class ContactUpdate(BaseModel):
-    name: str | None = None
-    language: str | None = None
-    fields: dict[str, str] | None = Field(default=None, description="Merged into the fields")
-
-
 @router.patch("/contacts/{uuid}")
 async def update_contact(uuid: str, body: ContactUpdate, state: State) -> dict[str, Any]:
-    await _contact(state, uuid)
-    async with state.repo.sessions.begin() as db:
-        row = await db.scalar(
-            select(m.Contact).where(m.Contact.uuid == uuid).options(selectinload(m.Contact.groups))
-        )
-        assert row is not None
-        if body.name is not None:
-            row.name = body.name
-        if body.language is not None:
-            row.language = body.language
-        if body.fields:
-            row.fields = {**(row.fields or {}), **body.fields}
-        return _contact_json(row)
+    """Change the name, language, status (``stopped``: opted out) or fields; a typed field's
+    value is checked (a number, a date) and a wrong one is a 422 naming the field."""
+    try:
+        return _contact_json(await contactstore.update_contact(state.repo, uuid, body))
+    except ContactError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
 
 
 @router.get("/contacts/{uuid}/messages")
@@ -311,46 +295,25 @@ async def contact_messages(
 # --- results and logs --------------------------------------------------------------------------
 
 
-async def _results(state: AppState, uuid: str) -> list[dict[str, Any]]:
-    await _flow(state, uuid)
-    async with state.repo.sessions() as db:
-        rows = await db.execute(
-            select(m.FlowResult, m.Contact.uuid, m.Contact.urn)
-            .join(m.Contact, m.Contact.id == m.FlowResult.contact_id)
-            .where(m.FlowResult.flow_uuid == uuid, m.FlowResult.organization_id == state.repo.org)
-            .order_by(m.FlowResult.id)
-        )
-        return [
-            {
-                "contact": contact_uuid,
-                "urn": urn,
-                "run": result.run_uuid,
-                "key": result.key,
-                "name": result.name,
-                "input": result.input,
-                "value": result.value,
-                "category": result.category,
-                "data": result.data,
-                "created_at": _time(result.created_at),
-                "updated_at": _time(result.updated_at),
-            }
-            for result, contact_uuid, urn in rows
-        ]
-
-
 @router.get("/flows/{uuid}/results", response_model=None)
 async def flow_results(
-    uuid: str, state: State, format: Annotated[str, Query(pattern="^(json|csv)$")] = "json"
+    uuid: str,
+    state: State,
+    wanted: Annotated[results.ResultFilter, Query()],
+    format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+    layout: Annotated[results.Layout, Query()] = "results",
 ) -> dict[str, Any] | Response:
-    """One row per result; ``?format=csv`` for a spreadsheet."""
-    rows = await _results(state, uuid)
+    """One row per result (``layout=runs``: per run, a column per result, as the results page
+    shows); ``?format=csv`` or ``xlsx`` for a spreadsheet. Filters: ``category``
+    (``key:Category``), ``since`` and ``until`` (UTC days of the run's start)."""
+    await _flow(state, uuid)
     if format == "json":
-        return {"results": rows}
-    columns = ["contact", "urn", "run", "key", "name", "input", "value", "category", "updated_at"]
+        return {"results": await results.result_rows(state.repo, uuid, wanted)}
+    content, media = await results.download(state.repo, uuid, wanted, kind=format, layout=layout)
     return Response(
-        csv_text(columns, rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="results-{uuid}.csv"'},
+        content,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="results-{uuid}.{format}"'},
     )
 
 

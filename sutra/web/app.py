@@ -37,6 +37,7 @@ from sutra.web import (
     api,
     auth,
     chats,
+    console,
     editor,
     failures,
     limits,
@@ -152,6 +153,8 @@ def create_app(
     chats.install(app)
     alerts.install(app)
     simulator.install(app)
+    # Contacts, results, AI usage: their pages and their /api/v1 twins.
+    console.install(app)
     # AI evaluations: /evals, /evals/api, /api/v1/evals, and the runs' background service.
     evals_pages.install(app)
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from sutra import jsonparse
 from sutra.flows import FlowFileError, parse_flow_file
-from sutra.web import editor, flowstore
+from sutra.web import editor, flowstore, results
 from sutra.web.auth import ApiUser, PageUser, render
 from sutra.web.state import AppState, app_state
 
@@ -57,6 +57,8 @@ async def home() -> RedirectResponse:
 
 @router.get("/flows")
 async def flows_page(user: PageUser, state: State) -> HTMLResponse:
+    stats = await results.flow_stats(state.repo)
+
     def row(summary: flowstore.FlowSummary) -> dict[str, Any]:
         issues = [i for i in summary.issues if isinstance(i, dict)]
         errors = sum(1 for i in issues if i.get("severity") == "error")
@@ -68,6 +70,10 @@ async def flows_page(user: PageUser, state: State) -> HTMLResponse:
             "warnings": len(issues) - errors,
             "problem_text": "\n".join(str(i.get("description", "")) for i in issues[:10]),
             "updated": _when(summary.latest.created_at if summary.latest else None),
+            "stats": stats.get(summary.flow.uuid, results.FlowStats()),
+            "last_activity": _when(stats[summary.flow.uuid].last_activity)
+            if summary.flow.uuid in stats
+            else "",
         }
 
     active = [row(s) for s in await flowstore.list_flows(state.repo)]

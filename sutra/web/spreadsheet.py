@@ -1,4 +1,4 @@
-"""CSV for spreadsheets, safe to open: no cell a contact typed runs as a formula.
+"""CSV and XLSX for spreadsheets, safe to open: no cell a contact typed runs as a formula.
 
 Excel, LibreOffice and Google Sheets evaluate a cell that begins with ``=``, ``+``, ``-`` or
 ``@`` (and some a tab or carriage return before one): a contact answering
@@ -14,6 +14,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -37,4 +38,50 @@ def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows({key: safe_cell(row.get(key)) for key in columns} for row in rows)
+    return buffer.getvalue()
+
+
+def xlsx_bytes(title: str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> bytes:
+    """An Excel workbook of one sheet: a bold header and one line per row.
+
+    Text stays text: a cell that starts with ``=`` is stored as a string, never as a formula
+    (openpyxl would otherwise write it as one), so there is nothing to quote. Characters XML
+    cannot hold (control characters a contact may send) are dropped rather than failing the
+    file; date-times become Excel dates (UTC).
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
+
+    book = Workbook(write_only=True)
+    # Excel refuses sheet names over 31 characters or with []:*?/\ in them.
+    sheet = book.create_sheet(re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Sheet")
+    bold = Font(bold=True)
+
+    def cell(value: Any) -> Any:
+        if isinstance(value, datetime):
+            made = WriteOnlyCell(sheet, value=value.astimezone(UTC).replace(tzinfo=None))
+            made.number_format = "yyyy-mm-dd hh:mm:ss"
+            return made
+        if value is None:
+            return None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            value = ILLEGAL_CHARACTERS_RE.sub("", str(value))
+        made = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            made.data_type = "s"
+        return made
+
+    header = []
+    for name in columns:
+        made = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", name))
+        made.font = bold
+        made.data_type = "s"
+        header.append(made)
+    sheet.append(header)
+    for row in rows:
+        sheet.append([cell(row.get(key)) for key in columns])
+    buffer = io.BytesIO()
+    book.save(buffer)
     return buffer.getvalue()
