@@ -39,7 +39,6 @@ class Queued:
     quick_replies: list[str]
     attachments: list[str]
     interactive: dict[str, Any] | None
-    attempts: int
     in_doubt_since: datetime | None = None
 
 
@@ -167,7 +166,6 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
                     quick_replies=tx.read_json(replies) or [],
                     attachments=tx.read_json(attachments) or [],
                     interactive=(tx.read_json(payload) or {}).get("interactive"),
-                    attempts=attempts or 0,
                     in_doubt_since=tx.read_ts(updated) if status == "sending" else None,
                 )
             )
