@@ -37,5 +37,6 @@ bench: setup
 	$(BIN)/python bench/llm.py
 	$(BIN)/python bench/evals.py
 	$(BIN)/python bench/server.py $(if $(SUTRA_TEST_POSTGRES_URL),--database $(SUTRA_TEST_POSTGRES_URL))
+	$(BIN)/python bench/faults.py $(if $(SUTRA_TEST_POSTGRES_URL),--database $(SUTRA_TEST_POSTGRES_URL))
 	$(BIN)/python bench/broadcast.py
 	$(BIN)/python bench/retrieval.py

@@ -12,7 +12,8 @@ benchmarks exercise the same JSON, headers and error bodies as production::
 It answers ``POST /{version}/{phone_number_id}/messages`` like the Cloud API (after checking the
 bearer token and, unless ``validate=False``, the message against the API's limits), serves media
 metadata at ``GET /{version}/{media_id}`` and the bytes at the URL that metadata names, which
-also needs the bearer token, as Meta's does.
+also needs the bearer token, as Meta's does. ``faults=SendFaults(0.05, seed=1)`` refuses a
+seeded share of the sends (429 rate limit, 500), and ``delivered`` holds the sends it took.
 
 For the inbound side, :func:`whatsapp_text_payload` and :func:`whatsapp_status_payload` build
 webhook bodies and :func:`signed_webhook` the raw bytes and headers to post to Sutra.
@@ -28,6 +29,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import random
 import threading
 import time
 import uuid
@@ -69,6 +71,25 @@ class PlannedError:
 
 # Queued by plan_ok(): a send that gets the normal answer, so a later one can fail.
 _PASS = PlannedError(0, {})
+
+
+def _default_send_faults() -> tuple[PlannedError, ...]:
+    # The number's throughput limit (retried after a pause) and Meta's "something went wrong".
+    return (
+        PlannedError(429, _graph_error(130429, "(#130429) Rate limit hit", "OAuthException")),
+        PlannedError(500, _graph_error(131000, "(#131000) Something went wrong", "OAuthException")),
+    )
+
+
+@dataclass(frozen=True)
+class SendFaults:
+    """Each send with no error planned is refused with probability ``rate``, with one of ``mix``
+    chosen at random; ``seed`` makes the sequence of draws repeatable. A refused send is not
+    delivered and gets no status."""
+
+    rate: float
+    mix: tuple[PlannedError, ...] = field(default_factory=_default_send_faults)
+    seed: int = 0
 
 
 @dataclass
@@ -139,6 +160,7 @@ class GraphAPIStubServer(RecordingServer):
         port: int = 0,
         delay: float = 0.0,
         validate: bool = True,
+        faults: SendFaults | None = None,
     ) -> None:
         super().__init__(host=host, port=port, delay=delay)
         self.access_token = access_token
@@ -148,7 +170,37 @@ class GraphAPIStubServer(RecordingServer):
         self._media_ids = itertools.count(1_000_000_000_000_001)
         self._status_targets: list[str] = []
         self._status_secret = ""
-        self._reports: set[asyncio.Task[None]] = set()
+        # Statuses not yet taken by the app, and the one task posting them.
+        self._unreported: list[dict[str, Any]] = []
+        self._reporting: asyncio.Task[None] | None = None
+        self._reporter: httpx.AsyncClient | None = None
+        self._delivered: list[dict[str, Any]] = []
+        self._fault_rng = random.Random(0)
+        self._faults: SendFaults | None = None
+        self.faults = faults
+
+    @property
+    def faults(self) -> SendFaults | None:
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: SendFaults | None) -> None:
+        with self._state.lock:
+            self._faults = faults
+            self._fault_rng = random.Random(faults.seed if faults else 0)
+
+    @property
+    def delivered(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the sends answered 200 (what recipients got), in answer order."""
+        with self._state.lock:
+            return list(self._delivered)
+
+    def _fault(self) -> PlannedError | None:
+        with self._state.lock:
+            faults = self._faults
+            if faults is None or not faults.mix or self._fault_rng.random() >= faults.rate:
+                return None
+            return self._fault_rng.choice(faults.mix)
 
     def report_statuses(self, webhook_urls: list[str], app_secret: str) -> None:
         """After each accepted send, post its signed "sent" status (echoing
@@ -157,21 +209,51 @@ class GraphAPIStubServer(RecordingServer):
         self._status_targets = list(webhook_urls)
         self._status_secret = app_secret
 
-    async def _report_sent(self, wamid: str, body: dict[str, Any]) -> None:
-        payload = whatsapp_status_payload(wamid, "sent", recipient_id=str(body.get("to", "")))
+    def _report_sent(self, wamid: str, body: dict[str, Any]) -> None:
+        item = whatsapp_status_payload(wamid, "sent", recipient_id=str(body.get("to", "")))
+        status = item["entry"][0]["changes"][0]["value"]["statuses"][0]
         reference = body.get("biz_opaque_callback_data")
         if reference:
-            payload["entry"][0]["changes"][0]["value"]["statuses"][0][
-                "biz_opaque_callback_data"
-            ] = reference
-        raw, headers = signed_webhook(self._status_secret, payload)
-        async with httpx.AsyncClient(timeout=5) as client:
-            for _ in range(120):  # Meta retries a webhook that fails, for a long while
-                for url in self._status_targets:
-                    with contextlib.suppress(httpx.HTTPError):
-                        if (await client.post(url, content=raw, headers=headers)).is_success:
-                            return
+            status["biz_opaque_callback_data"] = reference
+        self._unreported.append(status)
+        if self._reporting is None or self._reporting.done():
+            self._reporting = asyncio.get_running_loop().create_task(self._report())
+
+    async def _report(self) -> None:
+        """Post the statuses waiting, up to 100 a webhook (Meta batches them too), each batch to
+        the first URL that takes it; one nobody takes is posted again every 0.5 s for a minute,
+        as Meta retries. One task and one client for all: a post each, under load, cost the
+        stand-in more CPU than the sends (and a client each ~40 ms for its SSL context), so
+        its answers to the sends came too late."""
+        if self._reporter is None:
+            self._reporter = httpx.AsyncClient(timeout=5)
+        client = self._reporter
+        failures = 0
+        while self._unreported:
+            batch = self._unreported[:100]
+            payload = _webhook({"statuses": batch}, DEFAULT_PHONE_NUMBER_ID)
+            raw, headers = signed_webhook(self._status_secret, payload)
+            taken = False
+            for url in self._status_targets:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.post(url, content=raw, headers=headers)).is_success:
+                        taken = True
+                        break
+            if taken or failures >= 120:
+                del self._unreported[: len(batch)]
+                failures = 0
+            else:
+                failures += 1
                 await asyncio.sleep(0.5)
+
+    def stop(self) -> None:
+        client, self._reporter = self._reporter, None
+        loop = self.clock.loop
+        if client is not None and loop is not None and loop.is_running():
+            # Closed on the loop it belongs to, before that loop ends with the server.
+            with contextlib.suppress(TimeoutError, RuntimeError):
+                asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(5)
+        super().stop()
 
     @property
     def api_url(self) -> str:
@@ -219,6 +301,7 @@ class GraphAPIStubServer(RecordingServer):
         super().reset()
         with self._state.lock:
             self._media.clear()
+            self._delivered.clear()
 
     def _authorized(self, request: Request) -> bool:
         return request.headers.get("authorization") == f"Bearer {self.access_token}"
@@ -286,16 +369,13 @@ class GraphAPIStubServer(RecordingServer):
             state.record(request, raw, body)
             if not self._authorized(request):
                 return _invalid_token()
-            planned = state.next_planned()
+            planned = state.next_planned() or self._fault()
             problem = _check_message(body) if self.validate else None
             wamid = _wamid()
             if planned is None and problem is None and self._status_targets:
                 # Meta reports "sent" on its own schedule, whether or not the sender is still
                 # there to read the answer to its request.
-                report = self._report_sent(wamid, body if isinstance(body, dict) else {})
-                task = asyncio.get_running_loop().create_task(report)
-                self._reports.add(task)
-                task.add_done_callback(self._reports.discard)
+                self._report_sent(wamid, body if isinstance(body, dict) else {})
             await self.clock.pause(self.clock.delay)
             if planned is not None:
                 return JSONResponse(planned.body, planned.status, headers=planned.headers)
@@ -307,6 +387,8 @@ class GraphAPIStubServer(RecordingServer):
                     status_code=400,
                 )
             body = body if isinstance(body, dict) else {}
+            with state.lock:
+                self._delivered.append(body)
             if body.get("to"):
                 to = str(body["to"])
                 contact = {"input": to, "wa_id": to.lstrip("+")}
@@ -329,7 +411,7 @@ def _wamid() -> str:
 
 
 def _graph_error(
-    code: int, message: str, type_: str, details: str | None, subcode: int | None
+    code: int, message: str, type_: str, details: str | None = None, subcode: int | None = None
 ) -> dict[str, Any]:
     error: dict[str, Any] = {"message": message, "type": type_, "code": code}
     if subcode is not None:

@@ -12,6 +12,10 @@ With nothing planned it answers deterministically: ``"echo: <last user message>"
 object ``{"echo": "<last user message>"}`` when the request asks for a JSON ``response_format``.
 Token counts are word counts.
 
+``faults=Faults(0.3, seed=1)`` fails a seeded share of the unplanned requests instead (HTTP 500,
+429, or an answer slower than any timeout), as a flaky provider would; ``faults_served`` counts
+them by kind.
+
 ``POST /v1/embeddings`` answers in OpenAI's wire format (floats, or base64 when asked, as the
 SDK does by default) with a deterministic bag-of-words embedding (:func:`embed`): texts that
 share words point the same way, texts that share none are orthogonal, so similarity scores
@@ -28,6 +32,7 @@ import hashlib
 import itertools
 import json
 import math
+import random
 import re
 import struct
 import threading
@@ -89,6 +94,35 @@ class ErrorReply:
 
 Planned = Reply | Refusal | EmptyChoices | ErrorReply
 
+# What a flaky provider does: a server error, a rate limit (without retry-after-ms, so the SDK
+# backs off on its own), and an answer that takes a minute, longer than the timeouts tests set.
+DEFAULT_FAULT_MIX: tuple[Planned, ...] = (
+    ErrorReply(500, "The server had an error while processing your request."),
+    ErrorReply(429, "Rate limit reached for requests", type="requests", code="rate_limit_exceeded"),
+    Reply(delay=60.0),
+)
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Each request with nothing planned fails with probability ``rate``, as one of ``mix``
+    chosen at random; ``seed`` makes the sequence of draws repeatable."""
+
+    rate: float
+    mix: tuple[Planned, ...] = DEFAULT_FAULT_MIX
+    seed: int = 0
+
+
+def fault_kind(planned: Planned) -> str:
+    """A fault's name in ``faults_served``: the HTTP status, or "slow" for a delayed answer.
+
+    >>> [fault_kind(f) for f in DEFAULT_FAULT_MIX]
+    ['500', '429', 'slow']
+    """
+    if isinstance(planned, ErrorReply):
+        return str(planned.status)
+    return "slow" if planned.delay else type(planned).__name__.lower()
+
 
 @dataclass(frozen=True)
 class Received:
@@ -104,13 +138,23 @@ class _State:
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: itertools.count[int] = field(default_factory=itertools.count)
+    faults: Faults | None = None
+    rng: random.Random = field(default_factory=random.Random)
+    faults_served: dict[str, int] = field(default_factory=dict)
     responder: Callable[[dict[str, Any]], Planned | None] | None = None
     embedding_requests: list[dict[str, Any]] = field(default_factory=list)
 
     def next_answer(self, body: dict[str, Any] | None = None) -> Planned:
-        """The planned answer, else the responder's answer, else the default (under lock)."""
+        """The planned answer, else a fault when one is drawn, else the responder's answer,
+        else the default (under lock)."""
         if self.plan:
             return self.plan.popleft()
+        faults = self.faults
+        if faults is not None and faults.mix and self.rng.random() < faults.rate:
+            fault = self.rng.choice(faults.mix)
+            kind = fault_kind(fault)
+            self.faults_served[kind] = self.faults_served.get(kind, 0) + 1
+            return fault
         if self.responder is not None and body is not None:
             answer = self.responder(body)
             if answer is not None:
@@ -123,6 +167,7 @@ class OpenAIStubServer(LoopbackServer):
 
     ``port=0`` picks a free port. ``api_key`` makes it reject other bearer tokens with 401.
     ``delay`` (seconds) is added before every answer, as a stand-in for model latency.
+    ``faults`` fails a share of the requests (see :class:`Faults`); it can be changed later.
     """
 
     def __init__(
@@ -132,9 +177,27 @@ class OpenAIStubServer(LoopbackServer):
         port: int = 0,
         api_key: str | None = None,
         delay: float = 0.0,
+        faults: Faults | None = None,
     ) -> None:
         super().__init__(host=host, port=port, delay=delay)
         self._state = _State(api_key=api_key)
+        self.faults = faults
+
+    @property
+    def faults(self) -> Faults | None:
+        return self._state.faults
+
+    @faults.setter
+    def faults(self, faults: Faults | None) -> None:
+        with self._state.lock:
+            self._state.faults = faults
+            self._state.rng = random.Random(faults.seed if faults else 0)
+
+    @property
+    def faults_served(self) -> dict[str, int]:
+        """How many faults were answered so far, by :func:`fault_kind`."""
+        with self._state.lock:
+            return dict(self._state.faults_served)
 
     @property
     def base_url(self) -> str:
@@ -176,6 +239,7 @@ class OpenAIStubServer(LoopbackServer):
         with self._state.lock:
             self._state.plan.clear()
             self._state.received.clear()
+            self._state.faults_served.clear()
             self._state.embedding_requests.clear()
             self._state.responder = None
 
