@@ -11,6 +11,7 @@ itertools.accumulate).
 from __future__ import annotations
 
 import json
+import math
 import re
 from itertools import accumulate
 from typing import Any
@@ -44,8 +45,9 @@ class JSONTooDeep(ValueError):
 def loads(raw: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """Decode ``raw`` like :func:`json.loads`, refusing deep nesting and cleaning the text.
 
-    Raises :class:`json.JSONDecodeError` for a syntax error and :class:`JSONTooDeep` (both
-    ``ValueError``) for nesting; strings come back through :func:`sutra.text.clean_text`.
+    Raises :class:`json.JSONDecodeError` for a syntax error, :class:`JSONTooDeep` for nesting
+    and :class:`JSONNotStandard` for ``NaN``/``Infinity`` (all ``ValueError``); strings come
+    back through :func:`sutra.text.clean_text`.
     Bytes that are not valid UTF-8 become U+FFFD rather than an error: a message is kept.
 
     >>> loads('{"a": [1, "\\\\u0000x"]}')
@@ -54,16 +56,41 @@ def loads(raw: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     Traceback (most recent call last):
     ...
     sutra.jsonparse.JSONTooDeep: JSON nested deeper than 3 levels at $.a.b[0]
+    >>> loads('{"age": NaN}')
+    Traceback (most recent call last):
+    ...
+    sutra.jsonparse.JSONNotStandard: NaN is not a JSON value
+    >>> loads('[1e999]')
+    Traceback (most recent call last):
+    ...
+    sutra.jsonparse.JSONNotStandard: number 1e999 is out of range
     """
     text = raw.decode(json.detect_encoding(raw), "replace") if isinstance(raw, bytes) else raw
     check_depth(text, max_depth)
-    value = json.loads(text)
+    value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     # Most documents spell neither, and are not walked again (isascii is free; the searches
     # cost a fraction of decoding).
     unstorable = _UNSTORABLE_ESCAPE.search(text) or (
         not text.isascii() and _UNSTORABLE.search(text)
     )
     return clean_json(value) if unstorable else value
+
+
+class JSONNotStandard(ValueError):
+    """``NaN``, ``Infinity`` or a number too large for a double: Python reads them, JSON has
+    none of them, and no database's JSON column stores them."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise JSONNotStandard(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise JSONNotStandard(f"number {shown} is out of range")
+    return number
 
 
 def check_depth(text: str, max_depth: int = MAX_DEPTH) -> None:

@@ -9,6 +9,7 @@ LLM answers, flow files) and the rest of the message is kept.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -73,3 +74,18 @@ def _clean_item(item: Any, pending: list[dict[Any, Any] | list[Any]]) -> Any:
         pending.append(copied)
         return copied
     return item
+
+
+def storable_json(value: Any) -> str:
+    """``value`` as JSON text a database stores (the ORM's serializer: what staff and the API
+    write goes through it).
+
+    >>> stored = storable_json({"name": "A\\x00sha", "note": "\\ud800!"})
+    >>> stored == '{"name": "Asha", "note": "\\ufffd!"}'
+    True
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    # A NUL comes out escaped; a lone surrogate stays itself (ensure_ascii=False).
+    if "\\u0000" in text or (not text.isascii() and _UNSTORABLE.search(text)):
+        text = json.dumps(clean_json(value), ensure_ascii=False)
+    return text

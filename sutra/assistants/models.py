@@ -21,14 +21,12 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    String,
-    Text,
     UniqueConstraint,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sutra.store.models import ID_TYPE, Base, UTCDateTime, utcnow
+from sutra.store.models import ID_TYPE, Base, CleanString, CleanText, UTCDateTime, utcnow
 
 # Made by the migration in each database's own dialect, unknown to the models.
 FULL_TEXT_NAMES = frozenset(
@@ -59,8 +57,8 @@ class Assistant(Base):
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     organization_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("organizations.id"))
-    key: Mapped[str] = mapped_column(String())
-    name: Mapped[str] = mapped_column(String())
+    key: Mapped[str] = mapped_column(CleanString())
+    name: Mapped[str] = mapped_column(CleanString())
     # Versions and assistants reference each other; use_alter breaks the cycle at creation.
     live_version_id: Mapped[int | None] = mapped_column(
         ID_TYPE,
@@ -82,11 +80,11 @@ class AssistantVersion(Base):
         ID_TYPE, ForeignKey("assistants.id", ondelete="CASCADE")
     )
     number: Mapped[int] = mapped_column(Integer())
-    instructions: Mapped[str] = mapped_column(Text(), default="")
-    model: Mapped[str] = mapped_column(String())
+    instructions: Mapped[str] = mapped_column(CleanText(), default="")
+    model: Mapped[str] = mapped_column(CleanString())
     temperature: Mapped[float] = mapped_column(Float(), default=0.0)
     # What the assistant answers when no passage of its documents is relevant.
-    dont_know: Mapped[str] = mapped_column(Text())
+    dont_know: Mapped[str] = mapped_column(CleanText())
     created_at: Mapped[datetime] = _created_at()
 
 
@@ -100,13 +98,13 @@ class Document(Base):
         ID_TYPE, ForeignKey("assistants.id", ondelete="CASCADE")
     )
     # The file name as uploaded: answers cite it.
-    name: Mapped[str] = mapped_column(String())
-    media_type: Mapped[str] = mapped_column(String())
+    name: Mapped[str] = mapped_column(CleanString())
+    media_type: Mapped[str] = mapped_column(CleanString())
     size: Mapped[int] = mapped_column(Integer())
-    sha256: Mapped[str] = mapped_column(String())
+    sha256: Mapped[str] = mapped_column(CleanString())
     pages: Mapped[int | None] = mapped_column(Integer(), nullable=True)
     # Why the chunks have no vectors (no embedding service, or it failed); None when they do.
-    embedding_error: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    embedding_error: Mapped[str | None] = mapped_column(CleanText(), nullable=True)
     created_at: Mapped[datetime] = _created_at()
 
 
@@ -120,10 +118,10 @@ class Chunk(Base):
     )
     # Its place in the document, from 0.
     position: Mapped[int] = mapped_column(Integer())
-    text: Mapped[str] = mapped_column(Text())
+    text: Mapped[str] = mapped_column(CleanText())
     # The page it starts on (PDF), else None; section: the headings above it, or a sheet's row.
     page: Mapped[int | None] = mapped_column(Integer(), nullable=True)
-    section: Mapped[str] = mapped_column(Text(), default="")
+    section: Mapped[str] = mapped_column(CleanText(), default="")
     # float32, little-endian, unit length; only comparable with vectors of the same model.
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary(), nullable=True)
-    embedding_model: Mapped[str | None] = mapped_column(String(), nullable=True)
+    embedding_model: Mapped[str | None] = mapped_column(CleanString(), nullable=True)

@@ -2,8 +2,47 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+# Provider ids are short (a wamid is about 60 characters); the unique index over them is not
+# unbounded (PostgreSQL refuses a btree entry over about 2.7 KB), so a longer one is kept by
+# its digest: the message is stored and deduplicated all the same.
+MAX_ID_CHARS = 200
+
+
+def storable_id(value: str) -> str:
+    """``value``, or a digest of it when it is too long to index.
+
+    >>> storable_id("wamid.HBgL")
+    'wamid.HBgL'
+    >>> storable_id("x" * 5000)[:7], len(storable_id("x" * 5000))
+    ('sha256:', 71)
+    """
+    if len(value) <= MAX_ID_CHARS:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# A sender's address (phone number, WhatsApp user id) is at most a few dozen characters; it
+# is a contact's unique key, which the database cannot index past a few kilobytes.
+MAX_ADDRESS_CHARS = 128
+
+
+def sender_address(value: str, path: str) -> str:
+    """The contact's address from ``value``, or a :class:`ChannelError` naming ``path``.
+
+    >>> sender_address("+919812345678", "$.from")
+    '919812345678'
+    >>> sender_address("9" * 500, "$.from")
+    Traceback (most recent call last):
+    ...
+    sutra.channels.base.ChannelError: $.from: longer than 128 characters
+    """
+    if len(value) > MAX_ADDRESS_CHARS:
+        raise ChannelError(path, f"longer than {MAX_ADDRESS_CHARS} characters")
+    return value.lstrip("+")
 
 
 @dataclass(frozen=True)
@@ -23,6 +62,9 @@ class InboundMessage:
     timestamp: float | None = None
     payload: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "external_id", storable_id(self.external_id))
+
 
 @dataclass(frozen=True)
 class StatusUpdate:
@@ -35,6 +77,9 @@ class StatusUpdate:
     # Our own id of the message, when the provider echoes what we sent with it (WhatsApp's
     # biz_opaque_callback_data): it ties a status to a send whose answer we never recorded.
     reference: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "external_id", storable_id(self.external_id))
 
 
 @dataclass(frozen=True)
@@ -57,6 +102,10 @@ class SendResult:
     error: str | None = None
     # Set when the provider asked us to slow down: try again after this many seconds.
     retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.external_id is not None:
+            object.__setattr__(self, "external_id", storable_id(self.external_id))
 
     @property
     def ok(self) -> bool:

@@ -25,6 +25,7 @@ from sutra.channels.base import (
     OutboundMessage,
     SendResult,
     StatusUpdate,
+    sender_address,
 )
 
 # Gupshup relays WhatsApp, so the limits, the JSON-walking helpers and the v3 (Meta-format)
@@ -103,7 +104,7 @@ def _message(root: dict[str, Any]) -> InboundMessage:
     phone = _optional_text(sender.get("phone")) or _optional_text(inner.get("source"))
     if phone is None:
         raise ChannelError("payload.sender.phone", "required")
-    phone = phone.lstrip("+")
+    phone = sender_address(phone, "payload.sender.phone")
     content = inner.get("payload")
     content = content if isinstance(content, dict) else {}
     payload: dict[str, Any] = {"type": kind, "message": inner}

@@ -34,6 +34,7 @@ from sutra.channels.base import (
     OutboundMessage,
     SendResult,
     StatusUpdate,
+    sender_address,
 )
 from sutra.http import async_client
 
@@ -215,6 +216,7 @@ def _message(
     sender = phone or user_id
     if sender is None:
         raise ChannelError(f"{path}.from", "required")
+    sender = sender_address(sender, f"{path}.from" if phone else f"{path}.from_user_id")
     wamid = _text(msg, "id", path)
     kind = _text(msg, "type", path)
     payload: dict[str, Any] = {"type": kind, "message": msg}
@@ -230,7 +232,7 @@ def _message(
     return InboundMessage(
         channel=channel,
         external_id=wamid,
-        urn=f"whatsapp:{sender.lstrip('+')}",
+        urn=f"whatsapp:{sender}",
         text=text,
         attachments=attachments,
         contact_name=names.get(phone or "") or names.get(user_id or ""),

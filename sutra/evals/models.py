@@ -15,14 +15,20 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    String,
-    Text,
     UniqueConstraint,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sutra.store.models import ID_TYPE, Base, UTCDateTime, json_type, utcnow
+from sutra.store.models import (
+    ID_TYPE,
+    Base,
+    CleanString,
+    CleanText,
+    UTCDateTime,
+    json_type,
+    utcnow,
+)
 
 
 def _created_at() -> Mapped[datetime]:
@@ -42,11 +48,11 @@ class EvalGoldenSet(Base):
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     organization_id: Mapped[int] = _fk("organizations.id")
-    name: Mapped[str] = mapped_column(String())
+    name: Mapped[str] = mapped_column(CleanString())
     version: Mapped[int] = mapped_column(Integer())
-    filename: Mapped[str | None] = mapped_column(String())
+    filename: Mapped[str | None] = mapped_column(CleanString())
     row_count: Mapped[int] = mapped_column(Integer())
-    created_by: Mapped[str | None] = mapped_column(String())
+    created_by: Mapped[str | None] = mapped_column(CleanString())
     created_at: Mapped[datetime] = _created_at()
 
 
@@ -58,9 +64,9 @@ class EvalGoldenRow(Base):
     golden_set_id: Mapped[int] = _fk("eval_golden_sets.id", ondelete="CASCADE")
     # 1 for the first question; the file's row number is one more (the header is row 1).
     position: Mapped[int] = mapped_column(Integer())
-    question: Mapped[str] = mapped_column(Text())
-    expected: Mapped[str] = mapped_column(Text())
-    category: Mapped[str | None] = mapped_column(String())
+    question: Mapped[str] = mapped_column(CleanText())
+    expected: Mapped[str] = mapped_column(CleanText())
+    category: Mapped[str | None] = mapped_column(CleanString())
     tags: Mapped[list[str]] = mapped_column(json_type(), default=list)
 
 
@@ -78,23 +84,23 @@ class EvalRun(Base):
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     organization_id: Mapped[int] = _fk("organizations.id")
     golden_set_id: Mapped[int] = _fk("eval_golden_sets.id")
-    name: Mapped[str | None] = mapped_column(String())
+    name: Mapped[str | None] = mapped_column(CleanString())
     # The target as run (a flow's node is copied in, so later edits do not change the run).
     target: Mapped[dict[str, Any]] = mapped_column(json_type())
-    target_label: Mapped[str] = mapped_column(String())
+    target_label: Mapped[str] = mapped_column(CleanString())
     # Duplication, concurrency, judge, similarity method, primary score.
     config: Mapped[dict[str, Any]] = mapped_column(json_type())
-    status: Mapped[str] = mapped_column(String(), default="queued")
+    status: Mapped[str] = mapped_column(CleanString(), default="queued")
     total: Mapped[int] = mapped_column(Integer())
     done: Mapped[int] = mapped_column(Integer(), default=0)
     failed: Mapped[int] = mapped_column(Integer(), default=0)
     estimate: Mapped[dict[str, Any] | None] = mapped_column(json_type(none_as_null=True))
     summary: Mapped[dict[str, Any] | None] = mapped_column(json_type(none_as_null=True))
-    error: Mapped[str | None] = mapped_column(Text())
+    error: Mapped[str | None] = mapped_column(CleanText())
     cancel_requested: Mapped[bool] = mapped_column(Boolean(), default=False)
-    owner: Mapped[str | None] = mapped_column(String())
+    owner: Mapped[str | None] = mapped_column(CleanString())
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_by: Mapped[str | None] = mapped_column(String())
+    created_by: Mapped[str | None] = mapped_column(CleanString())
     created_at: Mapped[datetime] = _created_at()
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -111,13 +117,13 @@ class EvalResult(Base):
     run_id: Mapped[int] = _fk("eval_runs.id", ondelete="CASCADE")
     position: Mapped[int] = mapped_column(Integer())
     repeat: Mapped[int] = mapped_column(Integer())
-    answer: Mapped[str | None] = mapped_column(Text())
-    error: Mapped[str | None] = mapped_column(Text())
+    answer: Mapped[str | None] = mapped_column(CleanText())
+    error: Mapped[str | None] = mapped_column(CleanText())
     # The run's primary score (the judge's when it judges, else the similarity).
     score: Mapped[float | None] = mapped_column(Float())
     similarity: Mapped[float | None] = mapped_column(Float())
     judge_score: Mapped[float | None] = mapped_column(Float())
-    judge_reasoning: Mapped[str | None] = mapped_column(Text())
+    judge_reasoning: Mapped[str | None] = mapped_column(CleanText())
     exact: Mapped[bool | None] = mapped_column(Boolean())
     contains: Mapped[bool | None] = mapped_column(Boolean())
     answer_chars: Mapped[int | None] = mapped_column(Integer())

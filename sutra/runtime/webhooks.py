@@ -211,7 +211,8 @@ async def _http(
         return _failure(status, reason), logged, answer.shown(None)
     try:
         payload = jsonparse.loads(answer.data) if answer.data else None
-    except jsonparse.JSONTooDeep as exc:  # it would overflow the stack of what reads it next
+    except (jsonparse.JSONTooDeep, jsonparse.JSONNotStandard) as exc:
+        # Too deep would overflow the stack of what reads it next; NaN could not be stored.
         return _failure(status, f"answer {exc}"), logged, answer.shown(None)
     except ValueError:
         payload = None

@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from sutra.text import storable_json
+
 __all__ = [
     "DATABASE_URL_ENV",
     "MIGRATIONS_DIR",
@@ -199,6 +201,9 @@ def create_async_engine_for(url: str | None = None, **kwargs: Any) -> AsyncEngin
         # and wait in SQLite's busy handler, which sleeps in steps of up to 100 ms; one
         # connection makes the process's sessions queue on the pool instead, at no cost.
         kwargs = {"pool_size": 1, "max_overflow": 0, **kwargs}
+    # What staff and the API write may hold a NUL or a lone surrogate, which neither database
+    # stores; the hot path cleans its own input where it enters.
+    kwargs.setdefault("json_serializer", storable_json)
     engine = create_async_engine(target, **kwargs)
     if engine.dialect.name == "sqlite":
         _install_sqlite_pragmas(engine.sync_engine, foreign_keys=True)

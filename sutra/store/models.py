@@ -46,6 +46,8 @@ from sqlalchemy.ext.mutable import MutableDict
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeEngine
 
+from sutra.text import clean_text
+
 __all__ = [
     "ID_TYPE",
     "NAMING_CONVENTION",
@@ -109,6 +111,23 @@ def json_type(*, none_as_null: bool = False) -> TypeEngine[Any]:
     return JSON(none_as_null=none_as_null).with_variant(
         JSONB(none_as_null=none_as_null), "postgresql"
     )
+
+
+class CleanString(TypeDecorator[str]):
+    """Text with NUL and lone surrogates taken out on the way in (:func:`sutra.text.clean_text`):
+    PostgreSQL refuses the one, UTF-8 cannot spell the other, and a name or a reply typed into
+    a page or the API may hold either."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return clean_text(value) if isinstance(value, str) else value
+
+
+class CleanText(CleanString):
+    impl = Text
+    cache_ok = True
 
 
 def utcnow() -> datetime:
@@ -211,8 +230,8 @@ class Organization(Base):
     __tablename__ = "organizations"
 
     id: Mapped[int] = _id()
-    name: Mapped[str] = mapped_column(String())
-    timezone: Mapped[str] = mapped_column(String(), default="UTC", server_default="UTC")
+    name: Mapped[str] = mapped_column(CleanString())
+    timezone: Mapped[str] = mapped_column(CleanString(), default="UTC", server_default="UTC")
     # Mutable so that ``org.settings["x"] = 1`` is noticed (top level only).
     settings: Mapped[dict[str, Any]] = mapped_column(
         MutableDict.as_mutable(json_type()), default=dict
@@ -252,13 +271,13 @@ class Contact(Base):
     )
 
     id: Mapped[int] = _id()
-    uuid: Mapped[str] = mapped_column(String(), unique=True, default=new_uuid)
+    uuid: Mapped[str] = mapped_column(CleanString(), unique=True, default=new_uuid)
     organization_id: Mapped[int] = _fk("organizations.id")
-    name: Mapped[str | None] = mapped_column(String())
+    name: Mapped[str | None] = mapped_column(CleanString())
     # Scheme-prefixed address, e.g. "whatsapp:919812345678" or "sim:alice".
-    urn: Mapped[str] = mapped_column(String())
-    phone: Mapped[str | None] = mapped_column(String())
-    language: Mapped[str | None] = mapped_column(String())
+    urn: Mapped[str] = mapped_column(CleanString())
+    phone: Mapped[str | None] = mapped_column(CleanString())
+    language: Mapped[str | None] = mapped_column(CleanString())
     # Mutable so that ``contact.fields["age"] = "30"`` is noticed (top level only).
     fields: Mapped[dict[str, Any]] = mapped_column(
         MutableDict.as_mutable(json_type()), default=dict
@@ -268,14 +287,14 @@ class Contact(Base):
     )
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The channel the contact last wrote from: replies go back the same way.
-    channel: Mapped[str | None] = mapped_column(String())
+    channel: Mapped[str | None] = mapped_column(CleanString())
     # The inbound pipeline's lease: which worker handles this contact's messages, until when.
-    busy_owner: Mapped[str | None] = mapped_column(String())
+    busy_owner: Mapped[str | None] = mapped_column(CleanString())
     busy_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Staff took the chat over (the console): while set, flows get none of the contact's
     # messages. On the contact's row because the claim reads that row anyway: no extra read.
     taken_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    taken_over_by: Mapped[str | None] = mapped_column(String())
+    taken_over_by: Mapped[str | None] = mapped_column(CleanString())
     # The newest message id staff had seen when they last opened the chat: later inbound
     # messages are unread. An id, not a time, so two writers in one clock tick cannot hide one.
     chat_read_id: Mapped[int | None] = mapped_column(ID_TYPE)
@@ -292,9 +311,9 @@ class Group(Base):
     __table_args__ = (UniqueConstraint("organization_id", "name"),)
 
     id: Mapped[int] = _id()
-    uuid: Mapped[str] = mapped_column(String(), unique=True, default=new_uuid)
+    uuid: Mapped[str] = mapped_column(CleanString(), unique=True, default=new_uuid)
     organization_id: Mapped[int] = _fk("organizations.id")
-    name: Mapped[str] = mapped_column(String())
+    name: Mapped[str] = mapped_column(CleanString())
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
@@ -311,9 +330,9 @@ class ContactField(Base):
 
     id: Mapped[int] = _id()
     organization_id: Mapped[int] = _fk("organizations.id")
-    key: Mapped[str] = mapped_column(String())
-    name: Mapped[str] = mapped_column(String())
-    value_type: Mapped[str] = mapped_column(String(), default="text", server_default="text")
+    key: Mapped[str] = mapped_column(CleanString())
+    name: Mapped[str] = mapped_column(CleanString())
+    value_type: Mapped[str] = mapped_column(CleanString(), default="text", server_default="text")
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
@@ -328,11 +347,11 @@ class ContactImport(Base):
     __tablename__ = "contact_imports"
 
     id: Mapped[int] = _id()
-    uuid: Mapped[str] = mapped_column(String(), unique=True, default=new_uuid)
+    uuid: Mapped[str] = mapped_column(CleanString(), unique=True, default=new_uuid)
     organization_id: Mapped[int] = _fk("organizations.id")
-    file_name: Mapped[str] = mapped_column(String(), default="")
+    file_name: Mapped[str] = mapped_column(CleanString(), default="")
     # running -> done | failed
-    status: Mapped[str] = mapped_column(String(), default="running", server_default="running")
+    status: Mapped[str] = mapped_column(CleanString(), default="running", server_default="running")
     total: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
     processed: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
     created: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
@@ -341,8 +360,8 @@ class ContactImport(Base):
     # [{"row": 7, "message": "..."}], the first ones only (``refused`` counts them all).
     errors: Mapped[list[Any]] = mapped_column(json_type(), default=list)
     # Why the whole import stopped, when it did.
-    error: Mapped[str | None] = mapped_column(Text())
-    created_by: Mapped[str | None] = mapped_column(String())
+    error: Mapped[str | None] = mapped_column(CleanText())
+    created_by: Mapped[str | None] = mapped_column(CleanString())
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
@@ -353,9 +372,9 @@ class Global(Base):
 
     id: Mapped[int] = _id()
     organization_id: Mapped[int] = _fk("organizations.id")
-    key: Mapped[str] = mapped_column(String())
-    name: Mapped[str] = mapped_column(String())
-    value: Mapped[str] = mapped_column(Text(), default="")
+    key: Mapped[str] = mapped_column(CleanString())
+    name: Mapped[str] = mapped_column(CleanString())
+    value: Mapped[str] = mapped_column(CleanText(), default="")
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
@@ -367,9 +386,9 @@ class Flow(Base):
     __table_args__ = (UniqueConstraint("organization_id", "uuid"),)
 
     id: Mapped[int] = _id()
-    uuid: Mapped[str] = mapped_column(String(), default=new_uuid)
+    uuid: Mapped[str] = mapped_column(CleanString(), default=new_uuid)
     organization_id: Mapped[int] = _fk("organizations.id")
-    name: Mapped[str] = mapped_column(String())
+    name: Mapped[str] = mapped_column(CleanString())
     keywords: Mapped[list[str]] = mapped_column(json_type(), default=list)
     archived: Mapped[bool] = mapped_column(Boolean(), default=False, server_default=false())
     # flows <-> flow_revisions reference each other; use_alter adds this key
@@ -401,9 +420,9 @@ class FlowRevision(Base):
     flow_id: Mapped[int] = _fk("flows.id", ondelete="CASCADE")
     revision: Mapped[int] = mapped_column(Integer())
     definition: Mapped[dict[str, Any]] = mapped_column(json_type())
-    spec_version: Mapped[str] = mapped_column(String())
+    spec_version: Mapped[str] = mapped_column(CleanString())
     issues: Mapped[list[Any]] = mapped_column(json_type(), default=list)
-    created_by: Mapped[str | None] = mapped_column(String())
+    created_by: Mapped[str | None] = mapped_column(CleanString())
     created_at: Mapped[datetime] = _created_at()
 
     flow: Mapped[Flow] = relationship(back_populates="revisions", foreign_keys=[flow_id])
@@ -422,15 +441,15 @@ class FlowSession(Base):
     )
 
     id: Mapped[int] = _id()
-    uuid: Mapped[str] = mapped_column(String(), unique=True, default=new_uuid)
+    uuid: Mapped[str] = mapped_column(CleanString(), unique=True, default=new_uuid)
     organization_id: Mapped[int] = _fk("organizations.id")
     contact_id: Mapped[int] = _fk("contacts.id", ondelete="CASCADE")
-    status: Mapped[str] = mapped_column(String(), default=SessionStatus.WAITING.value)
+    status: Mapped[str] = mapped_column(CleanString(), default=SessionStatus.WAITING.value)
     state: Mapped[dict[str, Any]] = mapped_column(json_type())
-    wait_kind: Mapped[str | None] = mapped_column(String())
+    wait_kind: Mapped[str | None] = mapped_column(CleanString())
     wait_timeout_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    current_flow_uuid: Mapped[str | None] = mapped_column(String())
+    current_flow_uuid: Mapped[str | None] = mapped_column(CleanString())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
@@ -451,11 +470,11 @@ class Run(Base):
     )
 
     id: Mapped[int] = _id()
-    uuid: Mapped[str] = mapped_column(String(), unique=True, default=new_uuid)
+    uuid: Mapped[str] = mapped_column(CleanString(), unique=True, default=new_uuid)
     session_id: Mapped[int] = _fk("sessions.id", ondelete="CASCADE")
-    flow_uuid: Mapped[str] = mapped_column(String())
+    flow_uuid: Mapped[str] = mapped_column(CleanString())
     contact_id: Mapped[int] = _fk("contacts.id", ondelete="CASCADE")
-    status: Mapped[str] = mapped_column(String())
+    status: Mapped[str] = mapped_column(CleanString())
     results: Mapped[dict[str, Any]] = mapped_column(json_type(), default=dict)
     path: Mapped[list[Any]] = mapped_column(json_type(), default=list)
     exited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -478,20 +497,20 @@ class Message(Base):
     )
 
     id: Mapped[int] = _id()
-    uuid: Mapped[str] = mapped_column(String(), unique=True, default=new_uuid)
+    uuid: Mapped[str] = mapped_column(CleanString(), unique=True, default=new_uuid)
     organization_id: Mapped[int] = _fk("organizations.id")
     contact_id: Mapped[int] = _fk("contacts.id", ondelete="CASCADE")
-    direction: Mapped[str] = mapped_column(String())
-    text: Mapped[str] = mapped_column(Text(), default="")
+    direction: Mapped[str] = mapped_column(CleanString())
+    text: Mapped[str] = mapped_column(CleanText(), default="")
     attachments: Mapped[list[Any]] = mapped_column(json_type(), default=list)
     quick_replies: Mapped[list[Any]] = mapped_column(json_type(), default=list)
     labels: Mapped[list[Any]] = mapped_column(json_type(), default=list)
-    channel: Mapped[str] = mapped_column(String())
-    external_id: Mapped[str | None] = mapped_column(String())
-    status: Mapped[str] = mapped_column(String())
-    error: Mapped[str | None] = mapped_column(Text())
-    session_uuid: Mapped[str | None] = mapped_column(String())
-    flow_uuid: Mapped[str | None] = mapped_column(String())
+    channel: Mapped[str] = mapped_column(CleanString())
+    external_id: Mapped[str | None] = mapped_column(CleanString())
+    status: Mapped[str] = mapped_column(CleanString())
+    error: Mapped[str | None] = mapped_column(CleanText())
+    session_uuid: Mapped[str | None] = mapped_column(CleanString())
+    flow_uuid: Mapped[str | None] = mapped_column(CleanString())
     payload: Mapped[dict[str, Any] | None] = mapped_column(json_type(none_as_null=True))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Outbound retries after a provider's rate limit.
@@ -510,7 +529,7 @@ class Broadcast(Base):
 
     id: Mapped[int] = _id()
     organization_id: Mapped[int] = _fk("organizations.id")
-    flow_uuid: Mapped[str] = mapped_column(String())
+    flow_uuid: Mapped[str] = mapped_column(CleanString())
     total: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
     created_at: Mapped[datetime] = _created_at()
 
@@ -528,10 +547,10 @@ class FlowStart(Base):
     id: Mapped[int] = _id()
     organization_id: Mapped[int] = _fk("organizations.id")
     contact_id: Mapped[int] = _fk("contacts.id", ondelete="CASCADE")
-    flow_uuid: Mapped[str] = mapped_column(String())
+    flow_uuid: Mapped[str] = mapped_column(CleanString())
     broadcast_id: Mapped[int | None] = _fk("broadcasts.id", ondelete="CASCADE", nullable=True)
     # pending -> done
-    status: Mapped[str] = mapped_column(String(), default="pending", server_default="pending")
+    status: Mapped[str] = mapped_column(CleanString(), default="pending", server_default="pending")
     created_at: Mapped[datetime] = _created_at()
 
 
@@ -552,15 +571,15 @@ class FlowResult(Base):
 
     id: Mapped[int] = _id()
     organization_id: Mapped[int] = _fk("organizations.id")
-    flow_uuid: Mapped[str] = mapped_column(String())
-    run_uuid: Mapped[str] = mapped_column(String())
-    session_uuid: Mapped[str] = mapped_column(String())
+    flow_uuid: Mapped[str] = mapped_column(CleanString())
+    run_uuid: Mapped[str] = mapped_column(CleanString())
+    session_uuid: Mapped[str] = mapped_column(CleanString())
     contact_id: Mapped[int] = _fk("contacts.id", ondelete="CASCADE")
-    key: Mapped[str] = mapped_column(String())
-    name: Mapped[str] = mapped_column(String())
-    input: Mapped[str | None] = mapped_column(Text())
-    value: Mapped[str] = mapped_column(Text(), default="")
-    category: Mapped[str | None] = mapped_column(String())
+    key: Mapped[str] = mapped_column(CleanString())
+    name: Mapped[str] = mapped_column(CleanString())
+    input: Mapped[str | None] = mapped_column(CleanText())
+    value: Mapped[str] = mapped_column(CleanText(), default="")
+    category: Mapped[str | None] = mapped_column(CleanString())
     data: Mapped[dict[str, Any] | None] = mapped_column(json_type(none_as_null=True))
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
@@ -579,18 +598,18 @@ class WebhookLog(Base):
     organization_id: Mapped[int] = _fk("organizations.id")
     # The log is kept when its contact is deleted, only unlinked.
     contact_id: Mapped[int | None] = _fk("contacts.id", ondelete="SET NULL", nullable=True)
-    flow_uuid: Mapped[str | None] = mapped_column(String())
-    session_uuid: Mapped[str | None] = mapped_column(String())
-    result_name: Mapped[str | None] = mapped_column(String())
-    method: Mapped[str] = mapped_column(String())
-    url: Mapped[str] = mapped_column(Text())
+    flow_uuid: Mapped[str | None] = mapped_column(CleanString())
+    session_uuid: Mapped[str | None] = mapped_column(CleanString())
+    result_name: Mapped[str | None] = mapped_column(CleanString())
+    method: Mapped[str] = mapped_column(CleanString())
+    url: Mapped[str] = mapped_column(CleanText())
     request: Mapped[dict[str, Any] | None] = mapped_column(json_type(none_as_null=True))
     response: Mapped[dict[str, Any] | None] = mapped_column(json_type(none_as_null=True))
     status_code: Mapped[int | None] = mapped_column(Integer())
-    error: Mapped[str | None] = mapped_column(Text())
+    error: Mapped[str | None] = mapped_column(CleanText())
     duration_ms: Mapped[float | None] = mapped_column(Float())
-    llm_provider: Mapped[str | None] = mapped_column(String())
-    llm_model: Mapped[str | None] = mapped_column(String())
+    llm_provider: Mapped[str | None] = mapped_column(CleanString())
+    llm_model: Mapped[str | None] = mapped_column(CleanString())
     prompt_tokens: Mapped[int | None] = mapped_column(Integer())
     completion_tokens: Mapped[int | None] = mapped_column(Integer())
     created_at: Mapped[datetime] = _created_at()
@@ -610,10 +629,10 @@ class LLMUsage(Base):
     organization_id: Mapped[int] = _fk("organizations.id")
     # Usage is billed whoever asked: a deleted contact's calls stay counted, only unlinked.
     contact_id: Mapped[int | None] = _fk("contacts.id", ondelete="SET NULL", nullable=True)
-    flow_uuid: Mapped[str | None] = mapped_column(String())
-    function: Mapped[str | None] = mapped_column(String())
-    provider: Mapped[str] = mapped_column(String())
-    model: Mapped[str] = mapped_column(String())
+    flow_uuid: Mapped[str | None] = mapped_column(CleanString())
+    function: Mapped[str | None] = mapped_column(CleanString())
+    provider: Mapped[str] = mapped_column(CleanString())
+    model: Mapped[str] = mapped_column(CleanString())
     prompt_tokens: Mapped[int] = mapped_column(Integer(), default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer(), default=0)
     latency_ms: Mapped[float] = mapped_column(Float(), default=0.0)
@@ -634,9 +653,9 @@ class LLMTurn(Base):
     organization_id: Mapped[int] = _fk("organizations.id")
     # A contact's conversations are their data: deleting the contact deletes them.
     contact_id: Mapped[int | None] = _fk("contacts.id", ondelete="CASCADE", nullable=True)
-    thread_id: Mapped[str] = mapped_column(String())
-    question: Mapped[str] = mapped_column(Text())
-    answer: Mapped[str] = mapped_column(Text())
+    thread_id: Mapped[str] = mapped_column(CleanString())
+    question: Mapped[str] = mapped_column(CleanText())
+    answer: Mapped[str] = mapped_column(CleanText())
     # Estimated (about 4 characters a token): the memory is trimmed to a token budget.
     tokens: Mapped[int] = mapped_column(Integer())
     created_at: Mapped[datetime] = _created_at()
@@ -651,10 +670,10 @@ class User(Base):
     organization_id: Mapped[int] = _fk("organizations.id")
     # Stored lower-cased: people type their address in whatever case; sign-in is by email alone,
     # so it is unique across organisations.
-    email: Mapped[str] = mapped_column(String(), unique=True)
-    name: Mapped[str | None] = mapped_column(String())
+    email: Mapped[str] = mapped_column(CleanString(), unique=True)
+    name: Mapped[str | None] = mapped_column(CleanString())
     # argon2id, in the PHC string format ("$argon2id$v=19$m=...").
-    password_hash: Mapped[str] = mapped_column(String())
+    password_hash: Mapped[str] = mapped_column(CleanString())
     is_active: Mapped[bool] = mapped_column(Boolean(), default=True, server_default=true())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When this person last opened the alerts page: newer alerts make the nav's count.
@@ -672,8 +691,8 @@ class ServerSecret(Base):
 
     __tablename__ = "server_secrets"
 
-    name: Mapped[str] = mapped_column(String(), primary_key=True)
-    value: Mapped[str] = mapped_column(Text())
+    name: Mapped[str] = mapped_column(CleanString(), primary_key=True)
+    value: Mapped[str] = mapped_column(CleanText())
     created_at: Mapped[datetime] = _created_at()
 
 
@@ -689,12 +708,12 @@ class WebSession(Base):
 
     id: Mapped[int] = _id()
     # SHA-256 of the cookie's token, hex.
-    token_hash: Mapped[str] = mapped_column(String(), unique=True)
+    token_hash: Mapped[str] = mapped_column(CleanString(), unique=True)
     user_id: Mapped[int] = mapped_column(
         ID_TYPE, ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     # The CSRF token the pages must echo in X-CSRFToken.
-    csrf: Mapped[str] = mapped_column(String())
+    csrf: Mapped[str] = mapped_column(CleanString())
     created_at: Mapped[datetime] = _created_at()
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -711,7 +730,7 @@ class SignInThrottle(Base):
     __table_args__ = (Index("ix_sign_in_throttles_forget_at", "forget_at"),)
 
     # "account:<digest of the email>" or "address:<client IP or IPv6 /64>".
-    key: Mapped[str] = mapped_column(String(), primary_key=True)
+    key: Mapped[str] = mapped_column(CleanString(), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer(), default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # After this the failures are forgotten (a quiet spell after the last failure or lock).

@@ -37,6 +37,7 @@ from sutra.web import (
     api,
     auth,
     chats,
+    cleaning,
     console,
     editor,
     failures,
@@ -124,6 +125,7 @@ def create_app(
             media=media,
             max_in_flight=server.sutra_max_in_flight,
             doubt_seconds=server.sutra_send_doubt_seconds,
+            send_timeout=server.sutra_send_timeout,
             pacers={k: v for k, v in pacers.items() if k in channels},
         )
         app.state.sutra = AppState(server, runner, pipeline)
@@ -138,6 +140,8 @@ def create_app(
             await engine.dispose()
 
     app = FastAPI(title="Sutra", version="0.1.0", lifespan=lifespan)
+    # Outermost last: the body limit applies before anything reads a body.
+    app.add_middleware(cleaning.CleanJSONMiddleware)
     app.add_middleware(limits.BodyLimitMiddleware, settings=server)
     media_dir = Path(server.sutra_media_dir)
     media_dir.mkdir(parents=True, exist_ok=True)

@@ -3,12 +3,18 @@ the decoder, text no database takes (NUL, lone surrogates) from contacts and fro
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from sutra.testing.graph_api import GraphAPIStubServer, signature_header, whatsapp_text_payload
+from sutra.testing.graph_api import (
+    GraphAPIStubServer,
+    signature_header,
+    signed_webhook,
+    whatsapp_text_payload,
+)
 from sutra.testing.openai_server import OpenAIStubServer, Reply
 from tests.server.conftest import APP_SECRET, GUPSHUP_TOKEN, SUTRA, ServerProcess, wait_for
 from tests.server.test_whatsapp import ASHA, import_example, send, texts
@@ -103,3 +109,45 @@ def test_an_llm_answer_holding_nul_and_a_lone_surrogate_reaches_the_contact(
     history = server.api("GET", f"/api/v1/contacts/{contact['uuid']}/messages").json()
     outbound = [r["text"] for r in history["results"] if r["direction"] == "out"]
     assert "Plants make food \ufffd from light." in outbound
+
+
+def test_what_no_database_stores_is_a_4xx_or_kept_storable(
+    server_env: dict[str, str],
+    make_server: Callable[..., ServerProcess],
+    graph: GraphAPIStubServer,
+) -> None:
+    server = make_server(server_env)
+    import_example(server)
+    # NaN and 1e999 are read by Python's decoder, but are not JSON and no JSON column takes them.
+    for spelt in ("NaN", "1e999"):
+        raw = json.dumps(whatsapp_text_payload(ASHA, "askgpt")).replace('"whatsapp"', spelt, 1)
+        headers = {"X-Hub-Signature-256": signature_header(APP_SECRET, raw.encode())}
+        response = server.post("/webhooks/whatsapp", content=raw, headers=headers)
+        assert response.status_code == 400, response.text
+        assert response.json()["detail"].startswith("body is not JSON: ")
+    # A sender address past any real one is refused, naming the field.
+    huge_sender = whatsapp_text_payload("9" * 5000, "askgpt")
+    raw, headers = signed_webhook(APP_SECRET, huge_sender)
+    response = server.post("/webhooks/whatsapp", content=raw, headers=headers)
+    assert response.status_code == 400
+    assert "messages[0].from: longer than 128 characters" in response.json()["detail"]
+    # A message id too long for the unique index is kept (by its digest), once.
+    long_id = whatsapp_text_payload(ASHA, "askgpt", name="Asha", wamid="wamid." + "x" * 5000)
+    assert send(server, long_id) == 200
+    assert send(server, long_id) == 200
+    wait_for(lambda: len(graph.sent) >= 1, what="the greeting")
+
+    contact = server.api("GET", "/api/v1/contacts").json()["results"][0]
+    # Staff and the API type NUL and lone surrogates too (a paste, a broken client).
+    body = json.dumps({"name": "Asha\x00 \ud800", "fields": {"note": "a\x00b"}})
+    response = server.api(
+        "PATCH",
+        f"/api/v1/contacts/{contact['uuid']}",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == "Asha \ufffd"
+    history = server.api("GET", f"/api/v1/contacts/{contact['uuid']}/messages").json()
+    assert [r["text"] for r in history["results"] if r["direction"] == "in"] == ["askgpt"]
+    assert "Traceback" not in server.logs()

@@ -283,7 +283,8 @@ async def test_bad_input_gets_a_4xx_naming_the_field(console: Console) -> None:
     await console.write(ASHA, "hello")
     uuid = await eventually(lambda: _chat_uuid(console, ASHA))
 
-    for body in ({"text": "   "}, {"text": "x" * 4097}, {}, {"text": 5}, {"text": "a\x00b"}):
+    # (A NUL in a JSON body is taken out before any route reads it: sutra/web/cleaning.py.)
+    for body in ({"text": "   "}, {"text": "x" * 4097}, {}, {"text": 5}):
         response = await console.api("POST", f"/chats/{uuid}/messages", json=body)
         assert response.status_code == 422, (body, response.text)
         assert response.json()["detail"][0]["loc"][-1] == "text", response.text
