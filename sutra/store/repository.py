@@ -16,6 +16,8 @@ from sutra.flows.load import FlowFile
 from sutra.flows.models import Flow
 from sutra.store import models as m
 
+_IMPORT_ATTEMPTS = 5
+
 
 @dataclass(frozen=True)
 class ImportedFlow:
@@ -38,7 +40,22 @@ class Repository:
     async def import_flow_file(
         self, flow_file: FlowFile, *, created_by: str | None = None
     ) -> list[ImportedFlow]:
-        """Store every flow of the file; a changed definition becomes a new revision."""
+        """Store every flow of the file; a changed definition becomes a new revision.
+
+        Two imports of the same file at once (two staff, a retried upload) race for the same
+        new rows; the one that loses sees the other's rows when it runs again.
+        """
+        for attempt in range(_IMPORT_ATTEMPTS):
+            try:
+                return await self._import_flow_file(flow_file, created_by)
+            except IntegrityError:
+                if attempt == _IMPORT_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _import_flow_file(
+        self, flow_file: FlowFile, created_by: str | None
+    ) -> list[ImportedFlow]:
         imported = []
         async with self.sessions.begin() as db:
             for loaded in flow_file.flows:
