@@ -146,6 +146,9 @@ class ServerSettings(BaseSettings):
     # "sent" status (which names our id) is awaited this long after the attempt before the
     # message is sent again. Shorter risks a duplicate; longer delays that contact.
     sutra_send_doubt_seconds: float = Field(default=30.0, ge=0)
+    # A send as a whole, however slowly the provider answers (the HTTP client's timeouts are
+    # per read); one cut off is tried again like any network failure.
+    sutra_send_timeout: float = Field(default=60.0, gt=0)
 
 
 @lru_cache

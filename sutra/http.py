@@ -39,6 +39,17 @@ class _Transport(AiohttpTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
+            return await self._handle(request)
+        except httpx.TransportError as exc:
+            # A kept-alive connection the server closed as we began writing on it: the
+            # request never went out whole, so the server cannot have acted on it, and a
+            # fresh connection gets it through now instead of after a send's retry delay.
+            if not (_unwritten(exc) and isinstance(request.stream, httpx.ByteStream)):
+                raise
+            return await self._handle(request)
+
+    async def _handle(self, request: httpx.Request) -> httpx.Response:
+        try:
             return await super().handle_async_request(request)
         except httpx.ConnectTimeout as exc:
             cause = exc.__cause__
@@ -49,6 +60,17 @@ class _Transport(AiohttpTransport):
             ):
                 raise httpx.ReadError(str(cause), request=request) from cause
             raise
+
+
+def _unwritten(exc: BaseException) -> bool:
+    """aiohttp failed to write the request (its ``ClientOSError`` says so in its message; the
+    type alone also covers errors after the request went out)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientOSError) and "write request body" in str(cause):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def transport(

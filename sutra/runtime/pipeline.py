@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
 
-from sutra.channels.base import Channel, OutboundMessage
+from sutra.channels.base import Channel, OutboundMessage, SendResult
 from sutra.engine import events as ev
 from sutra.engine.session import Contact, Session
 from sutra.runtime import metrics
@@ -34,6 +34,10 @@ from sutra.runtime.runner import Outcome, Runner, stored_any
 from sutra.store import work
 
 log = logging.getLogger(__name__)
+
+# A send cut off by its whole-call timeout may have reached the provider: like any network
+# failure it is tried again, this much later.
+RETRY_SECONDS = 5.0
 
 # Whether the messages being sent answer a contact (first in line) or start a flow (bulk).
 _replying: contextvars.ContextVar[bool] = contextvars.ContextVar("replying", default=True)
@@ -51,6 +55,7 @@ class Pipeline:
         unit_attempts: int = 3,
         max_in_flight: int = 256,
         doubt_seconds: float = 30.0,
+        send_timeout: float = 60.0,
         pacers: dict[str, Pacer] | None = None,
         media: MediaStore | None = None,
     ) -> None:
@@ -63,6 +68,9 @@ class Pipeline:
         self.unit_attempts = unit_attempts
         self.max_in_flight = max_in_flight
         self.doubt_seconds = doubt_seconds
+        # However slowly a provider drips its answer (the HTTP client's timeouts are per read,
+        # so a byte every few seconds would hold the contact for ever).
+        self.send_timeout = send_timeout
         self.pacers = pacers or {}
         self.media = media
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -75,11 +83,13 @@ class Pipeline:
         # their later messages queue behind it, so the contact reads them in order.
         self._held: dict[int, datetime] = {}
         self._wake = asyncio.Event()
+        self._started_at = runner.now()
         runner.send = self._deliver_now
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._started_at = self.runner.now()
         loop = asyncio.get_running_loop()
         # On PostgreSQL another process's new work wakes this one's sweeper at once, instead
         # of at its next round.
@@ -237,6 +247,11 @@ class Pipeline:
         here), flow starts, a due wait, then the messages that came in."""
         runner = self.runner
         contact, session = claim.contact, claim.session
+        if claim.sends_wait_until is not None:
+            assert contact.id is not None
+            held = self._held.get(contact.id)
+            if held is None or held < claim.sends_wait_until:
+                self._held[contact.id] = claim.sends_wait_until
         for queued in claim.outbound:
             await self._send_again(contact, queued)
         token = _replying.set(False)
@@ -274,7 +289,10 @@ class Pipeline:
         id) the time to come in; the contact's later work waits, to stay in order."""
         if queued.in_doubt_since is not None:
             loop = asyncio.get_running_loop()
-            wait = queued.in_doubt_since + timedelta(seconds=self.doubt_seconds)
+            # From this process's start too: a status the provider sent while no process was
+            # up comes in only once one is (Meta retries its webhooks for days).
+            since = max(queued.in_doubt_since, self._started_at)
+            wait = since + timedelta(seconds=self.doubt_seconds)
             deadline = loop.time() + (wait - self.runner.now()).total_seconds()
             while loop.time() < deadline:
                 await asyncio.sleep(min(1.0, max(0.0, deadline - loop.time())))
@@ -390,7 +408,12 @@ class Pipeline:
         pacer = self.pacers.get(channel_name)
         if pacer is not None:
             await pacer.wait(urgent=_replying.get())
-        result = await channel.send(message)
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                result = await channel.send(message)
+        except TimeoutError:
+            error = f"no answer from {channel_name} within {self.send_timeout:g} s"
+            result = SendResult(error=error, retry_after=RETRY_SECONDS)
         metrics.MESSAGES_OUT.labels(channel_name, "sent" if result.ok else "error").inc()
         if result.ok:
             outcomes.append(work.Sent(uuid, "sent", external_id=result.external_id))

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -302,3 +303,33 @@ def test_an_image_is_downloaded_by_id_and_served_to_the_flow(
     reply = texts(graph)[0]
     assert reply.startswith("Image: /media/") and reply.endswith(".jpg")
     assert httpx.get(server.url + reply.removeprefix("Image: ")).content == picture
+
+
+def test_a_send_the_provider_never_finishes_answering_is_cut_off_and_sent_again(
+    server_env: dict[str, str],
+    make_server: Callable[..., ServerProcess],
+    graph: GraphAPIStubServer,
+) -> None:
+    # The HTTP client's timeouts are per read; the whole send has its own.
+    server = make_server({**server_env, "SUTRA_SEND_TIMEOUT": "1"})
+    import_example(server)
+    graph.delay = 30.0
+    assert send(server, whatsapp_text_payload(ASHA, "AskGPT", name="Asha")) == 200
+
+    def greeting() -> dict[str, Any] | None:
+        contacts = server.api("GET", "/api/v1/contacts").json()["results"]
+        if not contacts:
+            return None
+        history = server.api("GET", f"/api/v1/contacts/{contacts[0]['uuid']}/messages").json()
+        out = [r for r in history["results"] if r["direction"] == "out"]
+        return out[0] if out else None
+
+    cut_off = wait_for(
+        lambda: (g := greeting()) is not None and g["error"] and g, what="the send cut off"
+    )
+    assert cut_off["status"] == "queued"
+    assert cut_off["error"] == "no answer from whatsapp within 1 s"
+    assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+    graph.delay = 0.0
+    sent = wait_for(lambda: (g := greeting()) is not None and g["status"] == "sent" and g)
+    assert sent["text"].startswith("Hi Asha!")

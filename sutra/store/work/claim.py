@@ -54,6 +54,9 @@ class Claim:
     starts: list[tuple[int, str]] = field(default_factory=list)
     # Staff took the chat over (the console): its messages are kept from the flows.
     taken_over: bool = False
+    # An earlier send is due again only then (the provider asked us to wait, or the network
+    # failed): the contact's new messages go after it, whichever process sends them.
+    sends_wait_until: datetime | None = None
 
     def session_due(self, now: datetime) -> bool:
         """The waiting session has something to do now: a webhook to (re)do, a timeout."""
@@ -122,6 +125,7 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
     inbound: list[Pending] = []
     outbound: list[Queued] = []
     held_back = False
+    sends_wait_until: datetime | None = None
     for (
         u,
         direction,
@@ -138,8 +142,9 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
     ) in tx.execute(
         "SELECT uuid, direction, status, text, attachments, channel, created_at, quick_replies, "
         "payload, attempts, updated_at, next_attempt_at FROM messages WHERE contact_id = :id "
-        f"AND ((direction = 'in' AND status = 'received') OR {_OUT_DUE}) ORDER BY id",
-        {"id": contact_id, "now": tx.ts(now)},
+        "AND ((direction = 'in' AND status = 'received') "
+        "OR (direction = 'out' AND status IN ('sending', 'queued'))) ORDER BY id",
+        {"id": contact_id},
     ):
         if direction == "in":
             if held_back:
@@ -158,6 +163,11 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
             )
             inbound.append(Pending(u, message, channel, attempts or 0))
         else:
+            retry_at = tx.read_ts(not_before) if status == "queued" else None
+            if retry_at is not None and retry_at > now:
+                if sends_wait_until is None or retry_at > sends_wait_until:
+                    sends_wait_until = retry_at
+                continue
             outbound.append(
                 Queued(
                     uuid=u,
@@ -177,7 +187,15 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
             {"id": contact_id},
         )
     ]
-    return Claim(contact, session, inbound, outbound, starts, taken_over=row[8] is not None)
+    return Claim(
+        contact,
+        session,
+        inbound,
+        outbound,
+        starts,
+        taken_over=row[8] is not None,
+        sends_wait_until=sends_wait_until,
+    )
 
 
 @dataclass(frozen=True)
