@@ -176,6 +176,12 @@ def _fill(
             put("@")
             i += 1
             continue
+        if budget.exhausted:
+            # Nothing more can be shown; looking each variable up would only cost time (a
+            # template can hold thousands).
+            _record(errors, match.group(0), ErrorValue(TOO_COMPLEX))
+            i = match.end()
+            continue
         consumed, value = _resolve_prefix(match.group(1), context, budget)
         if consumed:
             put_value(value, match.group(0)[: consumed + 1])
