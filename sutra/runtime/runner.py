@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sutra.config import get_settings
 from sutra.engine import events as ev
@@ -55,6 +58,21 @@ Send = Callable[[Contact, ev.MsgOut, str], Awaitable[None]]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# Engine steps run here, off the event loop: a step is pure CPU, and one a flow makes costly
+# (a template over a huge result, thousands of variables) would otherwise stall every other
+# contact, the webhooks and /healthz until it ends. With the GIL the loop still gets its turn
+# every few milliseconds. One thread: steps never run at once, as they did on the loop.
+_ENGINE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sutra-engine")
+
+
+async def _off_loop(step: Callable[..., Sprint], *args: Any, **kwargs: Any) -> Sprint:
+    context = contextvars.copy_context()
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(
+        _ENGINE_THREAD, functools.partial(context.run, step, *args, **kwargs)
+    )
 
 
 @dataclass
@@ -174,8 +192,9 @@ class Runner:
         outcome = Outcome(started_flow=flow_uuid)
         writes: list[work.SprintWrite] = []
         if isinstance(waiting, Session):
-            await self._step(engine.interrupt(waiting, now=self.now()), engine, outcome, writes)
-        sprint = engine.start(flow_uuid, contact, now=self.now(), trigger=trigger)
+            interrupted = await _off_loop(engine.interrupt, waiting, now=self.now())
+            await self._step(interrupted, engine, outcome, writes)
+        sprint = await _off_loop(engine.start, flow_uuid, contact, now=self.now(), trigger=trigger)
         consumed = trigger.uuid if trigger else None
         await self._step(sprint, engine, outcome, writes, consumed=consumed, start_id=start_id)
         await self._flush(writes)
@@ -254,7 +273,7 @@ class Runner:
             _stored()
             return outcome
         writes: list[work.SprintWrite] = []
-        sprint = engine.resume(session, message, now=self.now())
+        sprint = await _off_loop(engine.resume, session, message, now=self.now())
         await self._step(sprint, engine, outcome, writes, consumed=message.uuid)
         await self._flush(writes)
         return outcome
@@ -268,7 +287,8 @@ class Runner:
             return outcome
         resume = TimeElapsed() if wait.kind == "time" else Timeout()
         writes: list[work.SprintWrite] = []
-        await self._step(engine.resume(session, resume, now=self.now()), engine, outcome, writes)
+        resumed = await _off_loop(engine.resume, session, resume, now=self.now())
+        await self._step(resumed, engine, outcome, writes)
         await self._flush(writes)
         return outcome
 
@@ -323,14 +343,14 @@ class Runner:
                     result.status,
                     f" ({result.error})" if result.error else "",
                 )
-                sprint = engine.resume(session, result, now=self.now())
+                sprint = await _off_loop(engine.resume, session, result, now=self.now())
                 self._note(sprint, outcome, writes)
                 writes[-1].webhooks.append(_webhook_row(call_log, request.flow_uuid))
                 writes[-1].usage.extend(_usage_rows(call_log, request.flow_uuid))
                 continue
             if wait.kind == "time" and self.skip_time_waits and wait.resume_on is not None:
                 self._skipped += max(wait.resume_on - self.now(), timedelta(0))
-                sprint = engine.resume(session, TimeElapsed(), now=self.now())
+                sprint = await _off_loop(engine.resume, session, TimeElapsed(), now=self.now())
                 self._note(sprint, outcome, writes)
                 continue
             return
