@@ -292,6 +292,6 @@ def _result(key: str, stored: dict[str, Any]) -> Aliased:
         aliases={
             "name": stored.get("name", key),
             "created_on": created,
-            "category_localized": stored.get("category"),
+            "category_localized": stored.get("category_localized", stored.get("category")),
         },
     )

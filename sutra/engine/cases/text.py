@@ -23,8 +23,10 @@ True
 (None, 'hi')
 >>> check("has_pattern", "ID: AB-12", r"([A-Z]{2})-(\\d+)")
 'AB-12'
->>> check("has_pattern", "aaa", r"(a)\\1") is None  # RE2 has no backreferences: never matches
-True
+>>> print(check("has_pattern", "aaa", r"(a)\\1"))  # RE2 has no backreferences
+ERROR: invalid pattern: invalid escape sequence: \\1
+>>> check("has_any_word", "I don't like it", "don't dont")
+"don't"
 >>> check("has_multiple", "1, 3", "1", "2", "3"), check("has_multiple", "1, 4", "1", "2", "3")
 ('1, 3', None)
 """
@@ -35,7 +37,7 @@ import re
 
 import re2
 
-from sutra.engine.cases.base import CaseInput, Match, case_test, tokens, words
+from sutra.engine.cases.base import CaseError, CaseInput, Match, case_test, tokens, words
 
 # The flow author's pattern runs in RE2, as goflow's runs in Go's regexp: time linear in the
 # text whatever the pattern, so no pattern can stall a worker on what a contact sends.
@@ -114,10 +116,13 @@ def has_pattern(case: CaseInput, args: list[str]) -> Match | None:
     if not args:
         return None
     try:
-        pattern = re2.compile(args[0].strip(), _PATTERN_OPTIONS)
-    except re2.error:
-        # Backreferences and lookaround are Perl's, not RE2's: such a case never matches.
-        return None
+        # Multi-line as goflow's: "^" and "$" also match at each line of the text.
+        pattern = re2.compile("(?m)" + args[0].strip(), _PATTERN_OPTIONS)
+    except re2.error as error:
+        # Backreferences and lookaround are Perl's, not RE2's: such a case cannot match.
+        why = error.args[0] if error.args else ""
+        why = why.decode(errors="replace") if isinstance(why, bytes) else str(why)
+        raise CaseError(f"invalid pattern: {why}") from None
     found = pattern.search(case.text[:_PATTERN_INPUT])
     if found is None:
         return None
