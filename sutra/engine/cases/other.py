@@ -28,13 +28,25 @@ from sutra.engine.cases.base import CaseError, CaseInput, Match, case_test
 from sutra.expressions.values import ErrorValue, parse_number, shown, to_number
 
 
+def _groups(case: CaseInput) -> list[tuple[str, str]]:
+    """(uuid, name) of the groups tested: an operand that is a list of groups (goflow's
+    ``@contact.groups``), else the contact's."""
+    if isinstance(case.value, list):
+        return [
+            (str(g.get("uuid", "")), str(g.get("name", "")))
+            for g in case.value
+            if isinstance(g, Mapping)
+        ]
+    return [(g.uuid, g.name) for g in case.contact.groups] if case.contact else []
+
+
 @case_test("has_group")
 def has_group(case: CaseInput, args: list[str]) -> Match | None:
-    if case.contact is None:
-        return None
-    for group in case.contact.groups:
-        if any(arg.strip().lower() in (group.uuid.lower(), group.name.lower()) for arg in args):
-            return Match(group.name)
+    """Glific's editor writes ``[uuid, name]``; either finds the group."""
+    wanted = {arg.strip().lower() for arg in args if arg.strip()}
+    for uuid, name in _groups(case):
+        if uuid.lower() in wanted or name.lower() in wanted:
+            return Match(name)
     return None
 
 
