@@ -62,9 +62,7 @@ def question_flow(steps: list[tuple[str, str, list[str], str]]) -> dict[str, Any
                 "exits": exits,
             }
         )
-    summary = " | ".join(
-        f"{r}=@results.{r}.value ({'@'}results.{r}.category)" for *_, r in steps
-    )
+    summary = " | ".join(f"{r}=@results.{r}.value ({'@'}results.{r}.category)" for *_, r in steps)
     nodes.append({"uuid": ids[-1], "actions": [send_msg(summary)], "exits": [{"uuid": _id()}]})
     return {
         "version": "13",
@@ -81,9 +79,7 @@ def question_flow(steps: list[tuple[str, str, list[str], str]]) -> dict[str, Any
     }
 
 
-def test_case_tests_use_the_organisation_settings(
-    tmp_path: Path, cli_env: dict[str, str]
-) -> None:
+def test_case_tests_use_the_organisation_settings(tmp_path: Path, cli_env: dict[str, str]) -> None:
     flow = tmp_path / "cases.json"
     flow.write_text(
         json.dumps(
@@ -162,17 +158,13 @@ def test_a_case_that_cannot_be_decided_warns_and_routes_on(
     assert any("is not a number" in text for text in warnings), warnings
 
 
-def test_a_locations_file_that_is_not_one_is_named(
-    tmp_path: Path, cli_env: dict[str, str]
-) -> None:
+def test_a_locations_file_that_is_not_one_is_named(tmp_path: Path, cli_env: dict[str, str]) -> None:
     flow = tmp_path / "cases.json"
     flow.write_text(json.dumps(question_flow([("Your state?", "has_state", [], "state")])))
     places = tmp_path / "places.json"
     places.write_text('{"name": "India", "children": [{"aliases": ["MH"]}]}')
 
-    run = simulate(
-        flow, "MH", env={**cli_env, "SUTRA_LOCATIONS_FILE": str(places)}, cwd=tmp_path
-    )
+    run = simulate(flow, "MH", env={**cli_env, "SUTRA_LOCATIONS_FILE": str(places)}, cwd=tmp_path)
 
     assert run.returncode != 0
     assert f"SUTRA_LOCATIONS_FILE ({places}): at children.0.name: Field required" in run.stderr
