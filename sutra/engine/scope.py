@@ -169,7 +169,13 @@ class Scope:
                 "fields": dict(contact.fields),
                 "groups": groups,
             },
-            aliases={"urns": urns, "channel": contact.channel, "timezone": self.env.timezone},
+            aliases={
+                "urns": urns,
+                "channel": contact.channel,
+                "timezone": self.env.timezone,
+                # Glific's: the names of the contact's groups (``"x" in @contact.in_groups``).
+                "in_groups": [g.name for g in contact.groups],
+            },
         )
 
     def _input(self) -> dict[str, Any]:
