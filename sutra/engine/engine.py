@@ -441,9 +441,25 @@ class Engine:
         session = sprint.session
         request = wait.request
         assert request is not None
+        run = session.run_by_uuid(wait.run_uuid)
+        if request.output_local is not None:
+            # call_llm: the answer, or <ERROR>, is a local the router after it reads.
+            if run is not None:
+                answer = outcome.result.get("answer") if outcome.success else None
+                run.locals[request.output_local] = str(answer) if answer is not None else "<ERROR>"
+            sprint.events.append(
+                ev.WebhookCalled(
+                    result_name=None,
+                    method=request.method,
+                    url=request.url,
+                    status=outcome.status,
+                    success=outcome.success,
+                    error=outcome.error,
+                )
+            )
+            return
         session.webhook = {"status": outcome.status, "json": outcome.json_body}
         category = "Success" if outcome.success else "Failure"
-        run = session.run_by_uuid(wait.run_uuid)
         flow = self.flow(request.flow_uuid)
         node = flow.node(request.node_uuid) if flow else None
         if run is not None and flow is not None and node is not None and request.result_name:

@@ -50,6 +50,14 @@ class Scope:
         self._context = None
         self.events.append(event)
 
+    def set_local(self, name: str, value: str | None) -> None:
+        """Set (or, with None, clear) ``@locals.<name>`` of this run."""
+        if value is None:
+            self.run.locals.pop(name, None)
+        else:
+            self.run.locals[name] = value
+        self._context = None
+
     def skip(self, action: Action, reason: str) -> None:
         self.emit(ev.ActionSkipped(action_type=action.type, action_uuid=action.uuid, reason=reason))
 
@@ -139,7 +147,7 @@ class Scope:
                 "exited_on": run.exited_on,
             },
             "node": {"__text__": self.node.uuid, "uuid": self.node.uuid, "visit_count": visits},
-            "locals": dict(getattr(run, "locals", None) or {}),
+            "locals": dict(run.locals),
             "global": self.env.globals,
             "globals": self.env.globals,
             "calendar": self._calendar(),

@@ -69,6 +69,8 @@ class Run(BaseModel):
     path: list[Step] = []
     # Keyed by the snake-cased result name.
     results: dict[str, dict[str, Any]] = {}
+    # ``@locals``: values set_run_local and call_llm keep for this run only (goflow's spec 14).
+    locals: dict[str, str] = {}
     node_uuid: str | None = None
     # Where to carry on inside the node after a pause (webhook, wait_for_time, a sub-flow).
     action_index: int = 0
@@ -90,6 +92,8 @@ class WebhookRequest(BaseModel):
     flow_uuid: str
     # Set when the body could not be prepared: the runtime records it and fails the call.
     error: str | None = None
+    # call_llm: the @locals name the answer goes to ("<ERROR>" when the call fails).
+    output_local: str | None = None
 
 
 class WebhookOutcome(BaseModel):
