@@ -83,9 +83,7 @@ def webhook_request(
     return wait.request.model_dump(exclude_none=True)
 
 
-def run_locals(
-    action: dict[str, Any], *, locals: dict[str, str] | None = None
-) -> dict[str, str]:
+def run_locals(action: dict[str, Any], *, locals: dict[str, str] | None = None) -> dict[str, str]:
     """The run's ``@locals`` after ``action`` ran once (starting from ``locals``)."""
     flow = _one_action_flow(action)
     engine = Engine({flow.uuid: flow})
