@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 
 import phonenumbers
+import re2
 
 from sutra.engine.cases.base import CaseInput, Match, case_test
 
@@ -63,8 +64,12 @@ def has_phone(case: CaseInput, args: list[str]) -> Match | None:
 
 
 # goflow's form: a letter or digit, then letters, digits and -_+$~. before the "@"; a domain of
-# at least two parts, each starting with a letter or digit.
-_EMAIL = re.compile(r"[^\W_][\w+$~.-]*@[^\W_][\w-]*(?:\.[^\W_][\w-]*)+")
+# at least two parts, each starting with a letter or digit. In RE2, so that a long text without
+# an "@" costs linear time (a backtracking engine tries every start: quadratic).
+_LETTER = r"[\pL\pN]"
+_EMAIL = re2.compile(
+    rf"{_LETTER}[-_+$~.\pL\pN]*@{_LETTER}[-_\pL\pN]*(?:\.{_LETTER}[-_\pL\pN]*)+"
+)
 
 
 @case_test("has_email")
