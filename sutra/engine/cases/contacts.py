@@ -67,9 +67,7 @@ def has_phone(case: CaseInput, args: list[str]) -> Match | None:
 # at least two parts, each starting with a letter or digit. In RE2, so that a long text without
 # an "@" costs linear time (a backtracking engine tries every start: quadratic).
 _LETTER = r"[\pL\pN]"
-_EMAIL = re2.compile(
-    rf"{_LETTER}[-_+$~.\pL\pN]*@{_LETTER}[-_\pL\pN]*(?:\.{_LETTER}[-_\pL\pN]*)+"
-)
+_EMAIL = re2.compile(rf"{_LETTER}[-_+$~.\pL\pN]*@{_LETTER}[-_\pL\pN]*(?:\.{_LETTER}[-_\pL\pN]*)+")
 
 
 @case_test("has_email")
