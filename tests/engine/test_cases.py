@@ -322,3 +322,37 @@ def test_today_is_the_date_in_the_organisation_time_zone(timezone: str, matches:
     sent = chat.say("6/3/2026", now=later(hours=10, minutes=30))
     stored = "2026-03-06T01:30:00.000000+05:30"
     assert sent == ([f"matched {stored}"] if matches else ["no match for 6/3/2026"])
+
+
+def test_a_case_tests_the_words_of_the_contact_language() -> None:
+    # goflow's rule: a case's arguments, and its category's name, in the contact's language.
+    localization = {"spa": {"ask-case-0": {"arguments": ["rojo"]}, "ask-cat-0": {"name": ["Rojo"]}}}
+    flow = (
+        FlowBuilder("Colours", language="eng", localization=localization)
+        .switch(
+            "ask",
+            send("Colour?"),
+            cases=[("has_any_word", "red", "Red")],
+            wait=True,
+            result_name="Colour",
+            to={"Red": "yes", "Other": "no"},
+        )
+        .node("yes", send("@results.colour.category / @results.colour.category_localized"))
+        .node("no", send("other"))
+    )
+    spanish = Chat(flow, contact=Contact(name="Ana", language="spa"))
+    spanish.start()
+    assert spanish.say("red") == ["other"]
+    spanish = Chat(flow, contact=Contact(name="Ana", language="spa"))
+    spanish.start()
+    assert spanish.say("Rojo!") == ["Red / Rojo"]
+    english = Chat(flow, contact=Contact(name="Ann", language="eng"))
+    english.start()
+    assert english.say("red") == ["Red / Red"]
+
+
+def test_a_case_that_cannot_be_decided_warns_and_does_not_match() -> None:
+    chat = one_case_chat("has_number_gt", "@contact.fields.limit")
+    assert chat.say("12") == ["no match for 12"]
+    [warning] = [w.text for w in chat.of_type(ev.Warning) if "has_number_gt" in w.text]
+    assert warning == "case has_number_gt failed: '@contact.fields.limit' is not a number"
