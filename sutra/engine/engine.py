@@ -364,6 +364,7 @@ class Engine:
                         contact=scope.contact,
                         now=now,
                         env=self.env,
+                        glific=scope.flow.from_glific,
                     ),
                     arguments,
                 )

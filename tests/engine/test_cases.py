@@ -356,3 +356,27 @@ def test_a_case_that_cannot_be_decided_warns_and_does_not_match() -> None:
     assert chat.say("12") == ["no match for 12"]
     [warning] = [w.text for w in chat.of_type(ev.Warning) if "has_number_gt" in w.text]
     assert warning == "case has_number_gt failed: '@contact.fields.limit' is not a number"
+
+
+@pytest.mark.parametrize(("written_in_glific", "matches"), [(True, True), (False, False)])
+def test_has_only_text_ignores_case_in_a_flow_written_in_glific(
+    written_in_glific: bool, matches: bool
+) -> None:
+    # Glific's editor writes "vars"; Glific compares the text lower-cased, goflow exactly.
+    top = {"vars": []} if written_in_glific else {}
+    flow = (
+        FlowBuilder("Consent", **top)
+        .switch(
+            "ask",
+            send("Reply Yes to agree"),
+            cases=[("has_only_text", "Yes", "Yes")],
+            wait=True,
+            result_name="consent",
+            to={"Yes": "yes", "Other": "no"},
+        )
+        .node("yes", send("Thank you"))
+        .node("no", send("No consent"))
+    )
+    chat = Chat(flow)
+    chat.start()
+    assert chat.say(" yes ") == (["Thank you"] if matches else ["No consent"])

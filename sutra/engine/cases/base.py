@@ -28,6 +28,8 @@ class CaseInput:
     now: datetime | None = None
     # The organisation's settings: time zone, date and number formats, country, locations.
     env: Environment = field(default_factory=Environment)
+    # The flow was written in Glific, whose case tests differ from goflow's in places.
+    glific: bool = False
 
     @property
     def timezone(self) -> str:

@@ -1,4 +1,5 @@
-"""Text case tests. Matching ignores case, except ``has_only_text``.
+"""Text case tests. Matching ignores case, except ``has_only_text`` in a flow not written in
+Glific.
 
 >>> from sutra.engine.cases.base import check
 >>> check("has_any_word", "yes please", "Y,yes")
@@ -17,6 +18,8 @@ True
 'Switch user'
 >>> check("has_only_text", "Success", "Success"), check("has_only_text", "success", "Success")
 ('Success', None)
+>>> check("has_only_text", "success", "Success", glific=True)  # as Glific compares
+'success'
 >>> check("has_beginning", "Yes sir", "yes")
 'Yes'
 >>> check("has_text", "  "), check("has_text", " hi ")
@@ -95,7 +98,13 @@ def has_only_phrase(case: CaseInput, args: list[str]) -> Match | None:
 
 @case_test("has_only_text")
 def has_only_text(case: CaseInput, args: list[str]) -> Match | None:
-    return Match(case.text) if args and case.text == args[0].strip() else None
+    """The whole text, exactly (goflow); in a flow written in Glific, ignoring case, as Glific
+    compares it."""
+    if not args:
+        return None
+    wanted = args[0].strip()
+    same = case.text.lower() == wanted.lower() if case.glific else case.text == wanted
+    return Match(case.text) if same else None
 
 
 @case_test("has_beginning")
