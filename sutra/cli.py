@@ -22,6 +22,7 @@ from sutra.engine import events as ev
 from sutra.engine.session import Contact, Input, Session
 from sutra.flows import FlowFile, FlowFileError, read_flow_file
 from sutra.runtime.context import open_runner
+from sutra.runtime.environment import LocationsFileError, environment_from_settings
 from sutra.runtime.runner import Outcome, Runner
 from sutra.store import work
 
@@ -46,6 +47,14 @@ def _die(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _check_settings() -> None:
+    """Refuse to start on a setting the engine cannot use, naming it (no traceback)."""
+    try:
+        environment_from_settings(get_settings())
+    except LocationsFileError as exc:
+        raise _die(str(exc)) from None
+
+
 def _load(path: Path) -> FlowFile:
     try:
         return read_flow_file(path)
@@ -62,6 +71,7 @@ def _print_warnings(flow_file: FlowFile) -> None:
 def import_(file: Annotated[Path, typer.Argument(help="A flow file (JSON)")]) -> None:
     """Validate a flow file and store its flows."""
     _setup_logging()
+    _check_settings()
     flow_file = _load(file)
     _print_warnings(flow_file)
 
@@ -128,6 +138,7 @@ def simulate(
 ) -> None:
     """Run a flow as a test contact, answering each wait with the next --say."""
     _setup_logging()
+    _check_settings()
     flow_file = _load(file)
     fields = _contact_fields(contact_field)
     if not as_json:
@@ -203,6 +214,7 @@ def chat(
 ) -> None:
     """Chat with a flow in the terminal, as a contact. Type /quit to leave."""
     _setup_logging()
+    _check_settings()
     path = Path(target)
     flow_file = _load(path) if path.suffix == ".json" or path.exists() else None
     if flow_file:
@@ -264,6 +276,7 @@ def serve(
     from sutra.web.logs import setup_json_logging
 
     setup_json_logging(get_settings().log_level or "INFO")
+    _check_settings()
     # Each process paces its sends to its share of the number's messaging limit.
     os.environ["SUTRA_WORKERS"] = str(workers)
     uvicorn.run(

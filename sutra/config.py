@@ -50,9 +50,18 @@ class Settings(BaseSettings):
     fetch_allow: str = ""
     function_timeout: float = Field(default=600.0, gt=0)
 
-    # The country of phone numbers written without "+" in a contact import (ISO 3166 alpha-2,
-    # e.g. "IN"); each import may choose another.
+    # The country of phone numbers written without "+" (ISO 3166 alpha-2, e.g. "IN"): in a
+    # contact import (each import may choose another) and in has_phone cases, as goflow's
+    # environment has it.
     default_country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    # How the organisation's contacts write dates, for has_date cases and date(): day first,
+    # month first or year first.
+    date_format: Literal["DD-MM-YYYY", "MM-DD-YYYY", "YYYY-MM-DD"] = "DD-MM-YYYY"
+    # goflow's number format: "." reads "1,234.5", "," reads "1.234,5" (has_number cases).
+    decimal_symbol: Literal[".", ","] = "."
+    # A location hierarchy in goflow's JSON ({"name", "aliases", "children"}: country, states,
+    # districts, wards) for has_state, has_district and has_ward cases.
+    locations_file: Path | None = None
 
     # --- LLM: which provider answers GPT nodes ---
     # auto: OpenAI when OPENAI_API_KEY (or the organisation's own key) is set, else the embedded

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from sutra.engine import events as ev
 from sutra.engine.actions.base import CallWebhook, EnterFlow, Interrupt, WaitForTime
-from sutra.engine.cases import CASE_TESTS, CaseInput, Match
+from sutra.engine.cases import CASE_TESTS, CaseError, CaseInput, Match
 from sutra.engine.scope import Scope
 from sutra.engine.session import (
     Contact,
@@ -350,18 +350,29 @@ class Engine:
             if test is None:
                 sprint.events.append(ev.Warning(text=f"case test {case.type!r} is not supported"))
                 continue
-            arguments = [scope.template(argument) for argument in case.arguments]
-            match = test(
-                CaseInput(
-                    text=text,
-                    value=value,
-                    input=scope.session.input,
-                    contact=scope.contact,
-                    now=now,
-                    timezone=self.env.timezone,
-                ),
-                arguments,
-            )
+            # A case's arguments in the contact's language, from the flow's localization.
+            written = scope.localized(case.uuid, "arguments", case.arguments)
+            if not isinstance(written, list):
+                written = case.arguments
+            arguments = [scope.template(str(argument)) for argument in written]
+            try:
+                match = test(
+                    CaseInput(
+                        text=text,
+                        value=value,
+                        input=scope.session.input,
+                        contact=scope.contact,
+                        now=now,
+                        env=self.env,
+                        glific=scope.flow.from_glific,
+                    ),
+                    arguments,
+                )
+            except CaseError as error:
+                # goflow's test is an error here; the case does not match, and the author
+                # learns why from the run.
+                sprint.events.append(ev.Warning(text=f"case {case.type} failed: {error}"))
+                match = None
             if match is not None:
                 category = router.category(case.category_uuid)
                 break
@@ -379,6 +390,9 @@ class Engine:
                 # file's URL (so @results.image is the image), and the caption is kept beside it.
                 said = url
                 extra.update(url=url, caption=text)
+            localized = scope.localized(category.uuid, "name", [category.name])
+            if isinstance(localized, list) and localized and localized[0] != category.name:
+                extra["category_localized"] = str(localized[0])
             scope.save_result(
                 router.result_name,
                 value=match.value if match else said,
@@ -428,9 +442,25 @@ class Engine:
         session = sprint.session
         request = wait.request
         assert request is not None
+        run = session.run_by_uuid(wait.run_uuid)
+        if request.output_local is not None:
+            # call_llm: the answer, or <ERROR>, is a local the router after it reads.
+            if run is not None:
+                answer = outcome.result.get("answer") if outcome.success else None
+                run.locals[request.output_local] = str(answer) if answer is not None else "<ERROR>"
+            sprint.events.append(
+                ev.WebhookCalled(
+                    result_name=None,
+                    method=request.method,
+                    url=request.url,
+                    status=outcome.status,
+                    success=outcome.success,
+                    error=outcome.error,
+                )
+            )
+            return
         session.webhook = {"status": outcome.status, "json": outcome.json_body}
         category = "Success" if outcome.success else "Failure"
-        run = session.run_by_uuid(wait.run_uuid)
         flow = self.flow(request.flow_uuid)
         node = flow.node(request.node_uuid) if flow else None
         if run is not None and flow is not None and node is not None and request.result_name:

@@ -50,6 +50,14 @@ class Scope:
         self._context = None
         self.events.append(event)
 
+    def set_local(self, name: str, value: str | None) -> None:
+        """Set (or, with None, clear) ``@locals.<name>`` of this run."""
+        if value is None:
+            self.run.locals.pop(name, None)
+        else:
+            self.run.locals[name] = value
+        self._context = None
+
     def skip(self, action: Action, reason: str) -> None:
         self.emit(ev.ActionSkipped(action_type=action.type, action_uuid=action.uuid, reason=reason))
 
@@ -139,7 +147,7 @@ class Scope:
                 "exited_on": run.exited_on,
             },
             "node": {"__text__": self.node.uuid, "uuid": self.node.uuid, "visit_count": visits},
-            "locals": dict(getattr(run, "locals", None) or {}),
+            "locals": dict(run.locals),
             "global": self.env.globals,
             "globals": self.env.globals,
             "calendar": self._calendar(),
@@ -169,7 +177,13 @@ class Scope:
                 "fields": dict(contact.fields),
                 "groups": groups,
             },
-            aliases={"urns": urns, "channel": contact.channel, "timezone": self.env.timezone},
+            aliases={
+                "urns": urns,
+                "channel": contact.channel,
+                "timezone": self.env.timezone,
+                # Glific's: the names of the contact's groups (``"x" in @contact.in_groups``).
+                "in_groups": [g.name for g in contact.groups],
+            },
         )
 
     def _input(self) -> dict[str, Any]:
@@ -292,6 +306,6 @@ def _result(key: str, stored: dict[str, Any]) -> Aliased:
         aliases={
             "name": stored.get("name", key),
             "created_on": created,
-            "category_localized": stored.get("category"),
+            "category_localized": stored.get("category_localized", stored.get("category")),
         },
     )

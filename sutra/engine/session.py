@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from sutra.engine.locations import Location
+
 SessionStatus = Literal["active", "waiting", "completed", "interrupted", "failed", "expired"]
 RunStatus = Literal["active", "waiting", "completed", "interrupted", "failed", "expired"]
 
@@ -67,6 +69,8 @@ class Run(BaseModel):
     path: list[Step] = []
     # Keyed by the snake-cased result name.
     results: dict[str, dict[str, Any]] = {}
+    # ``@locals``: values set_run_local and call_llm keep for this run only (goflow's spec 14).
+    locals: dict[str, str] = {}
     node_uuid: str | None = None
     # Where to carry on inside the node after a pause (webhook, wait_for_time, a sub-flow).
     action_index: int = 0
@@ -88,6 +92,8 @@ class WebhookRequest(BaseModel):
     flow_uuid: str
     # Set when the body could not be prepared: the runtime records it and fails the call.
     error: str | None = None
+    # call_llm: the @locals name the answer goes to ("<ERROR>" when the call fails).
+    output_local: str | None = None
 
 
 class WebhookOutcome(BaseModel):
@@ -143,10 +149,22 @@ class Session(BaseModel):
         return self.runs[0].results if self.runs else {}
 
 
+DateFormat = Literal["DD-MM-YYYY", "MM-DD-YYYY", "YYYY-MM-DD"]
+
+
 class Environment(BaseModel):
     """Organisation-level settings the engine reads; nothing here is per contact."""
 
     timezone: str = "UTC"
+    # How the organisation's contacts write dates: "3/4/2026" is 3 April day first.
+    date_format: DateFormat = "DD-MM-YYYY"
+    # Phone numbers written without "+" are of this country (ISO 3166 alpha-2), as goflow's
+    # environment has it; None: only international numbers are phone numbers.
+    default_country: str | None = None
+    # goflow's number format: "1,234.5" by default; a decimal comma reads "1.234,5".
+    decimal_symbol: Literal[".", ","] = "."
+    # The places has_state, has_district and has_ward look in (goflow's location hierarchy).
+    locations: Location | None = None
     globals: dict[str, str] = {}
     organization_id: int = 1
     # Safety net against flows that loop forever without waiting.

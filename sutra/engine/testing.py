@@ -81,3 +81,13 @@ def webhook_request(
     wait = sprint.session.wait
     assert wait is not None and wait.request is not None, "the action did not call a webhook"
     return wait.request.model_dump(exclude_none=True)
+
+
+def run_locals(action: dict[str, Any], *, locals: dict[str, str] | None = None) -> dict[str, str]:
+    """The run's ``@locals`` after ``action`` ran once (starting from ``locals``)."""
+    flow = _one_action_flow(action)
+    engine = Engine({flow.uuid: flow})
+    session = _session(flow, None, None, None)
+    session.runs[0].locals = dict(locals or {})
+    sprint = engine.proceed(session, now=EXAMPLE_NOW)
+    return sprint.session.runs[0].locals

@@ -125,8 +125,10 @@ def _time_in(text: str) -> time | None:
     return time(hour, minute, second, _fraction(found.group(4)))
 
 
-def parse_datetime_text(text: str, env: Env) -> datetime:
-    """A datetime from text, as goflow's ``datetime()`` reads it.
+def parse_datetime_text(text: str, env: Env, *, fill_time: bool = False) -> datetime:
+    """A datetime from text, as goflow's ``datetime()`` reads it. A date written without a
+    time is at midnight, or with ``fill_time`` at the current time of day (as goflow's
+    ``has_date`` reads it).
 
     >>> env = Env(timezone="America/Guayaquil")
     >>> parse_datetime_text("1979-07-18T10:30:45.123456Z", env)
@@ -150,7 +152,10 @@ def parse_datetime_text(text: str, env: Env) -> datetime:
     if found is None:
         raise DateError(f"{shown(text)} is not a date")
     day, end = found
-    at = _time_in(stripped[end:]) or time(0)
+    at = _time_in(stripped[end:])
+    if at is None:
+        now = env.now.astimezone(env.zone) if fill_time and env.now is not None else None
+        at = now.time() if now is not None else time(0)
     return datetime.combine(day, at, tzinfo=env.zone)
 
 

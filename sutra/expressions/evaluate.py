@@ -45,7 +45,15 @@ from sutra.expressions.parser import (
     Unary,
     parse,
 )
-from sutra.expressions.values import ErrorValue, Function, lookup, render, shown
+from sutra.expressions.values import (
+    ErrorValue,
+    Function,
+    default_of,
+    lookup,
+    render,
+    shown,
+    to_json,
+)
 
 __all__ = [
     "ExpressionError",
@@ -144,7 +152,7 @@ def _fill(
                 i += 1
                 continue
             source = text[i : end + 2]
-            value = _evaluate(text[i + 3 : end], context, ev)
+            value = _eex_value(_evaluate(text[i + 3 : end], context, ev, eex=True))
             if isinstance(value, ErrorValue):
                 # Glific's own EEx: a snippet that fails stays as the author wrote it.
                 _record(errors, source, value)
@@ -192,6 +200,16 @@ def _fill(
     return "".join(out)[:_MAX_RESULT_LENGTH]
 
 
+def _eex_value(value: Any) -> Any:
+    """What a snippet shows, as Glific renders it: a list's items joined by ", ", a map as
+    JSON."""
+    if isinstance(value, list):
+        return ", ".join(render(item) for item in value)
+    if isinstance(value, Mapping) and not default_of(value)[0]:
+        return to_json(value)
+    return value
+
+
 def _record(errors: list[str] | None, source: str, error: ErrorValue) -> None:
     if errors is not None and len(errors) < _MAX_ERRORS:
         shown_source = source if len(source) <= 100 else source[:97] + "..."
@@ -231,7 +249,7 @@ def evaluate_value(
             _record(errors, stripped, value)
         return value
     if stripped.startswith("<%=") and stripped.endswith("%>") and stripped.count("%>") == 1:
-        value = _evaluate(stripped[3:-2], context, ev)
+        value = _evaluate(stripped[3:-2], context, ev, eex=True)
         if isinstance(value, ErrorValue):
             _record(errors, stripped, value)
             return stripped
@@ -326,16 +344,16 @@ def _closing_paren(text: str, open_index: int) -> int | None:
 
 
 @lru_cache(maxsize=1024)
-def _parsed(source: str) -> Node | str:
+def _parsed(source: str, eex: bool = False) -> Node | str:
     try:
-        return parse(source)
+        return parse(source, eex=eex)
     except ExpressionError as exc:
         return str(exc)
 
 
-def _evaluate(source: str, context: Mapping[str, Any], ev: Evaluation) -> Any:
+def _evaluate(source: str, context: Mapping[str, Any], ev: Evaluation, *, eex: bool = False) -> Any:
     try:
-        tree = _parsed(source) if len(source) <= _MAX_CACHED_SOURCE else parse(source)
+        tree = _parsed(source, eex) if len(source) <= _MAX_CACHED_SOURCE else parse(source, eex=eex)
     except ExpressionError as exc:
         return ErrorValue(str(exc))
     if isinstance(tree, str):
@@ -425,12 +443,15 @@ class _Interpreter:
         else:
             found, current = _lookup(self.context, first, self.ev.budget)
             if not found:
-                return ErrorValue(f"{node.source} is not defined")
+                # EEx's "@name" is Elixir's assign: one that is not there is nil.
+                return None if not plain else ErrorValue(f"{node.source} is not defined")
         for segment in rest:
             target = current
             found, current = self.lookup_key(target, segment)
             if not found:
                 missing = isinstance(target, Mapping)
+                if missing and not plain:
+                    return None  # Elixir: a map without the key gives nil
                 return ErrorValue(f"{node.source} is not defined" if missing else current)
         return current
 

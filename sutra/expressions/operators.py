@@ -6,7 +6,8 @@
 * ``< <= > >=`` compare numbers; anything else is an error (``"b" > "a"`` too, as in goflow).
 * ``=`` and ``!=`` compare the values' text, exactly: ``1 = "1"`` is true, ``"a" = "A"`` false.
 * ``&`` joins text; null is empty text.
-* EEx's ``and``, ``or`` and ``!`` work on truthiness; goflow has only the functions.
+* EEx's ``and``, ``or`` and ``!`` work on truthiness; ``&&`` and ``||`` give the operand that
+  decides, as Elixir's do; goflow has only the functions. EEx's ``in`` is membership of a list.
 
 Any operand that is an error makes the result that error.
 """
@@ -14,7 +15,7 @@ Any operand that is an error makes the result that error.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import (
     ROUND_HALF_UP,
     Context,
@@ -116,10 +117,22 @@ def binary(op: str, left: Any, right: Any) -> Any:
         return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
     if op in ("&", "<>"):
         return render(left) + render(right)
-    if op in ("and", "&&"):
+    if op == "and":
         return _boolean(left) and _boolean(right)
-    if op in ("or", "||"):
+    if op == "or":
         return _boolean(left) or _boolean(right)
+    # Elixir's "&&" and "||" give one of their operands: "@missing || \"default\"".
+    if op == "&&":
+        return right if _boolean(left) else left
+    if op == "||":
+        return left if _boolean(left) else right
+    if op == "in":
+        # EEx's membership: an item of a list (compared as text, as "==" compares) or a key.
+        if isinstance(right, list | tuple):
+            return any(render(item) == render(left) for item in right)
+        if isinstance(right, Mapping):
+            return render(left) in right
+        raise ArgumentError(f"{render(right)!r} is not a list")
     raise ArgumentError(f"unknown operator {op}")
 
 

@@ -34,34 +34,39 @@ _TOKEN = re.compile(
     (?P<ws>\s+)
   | (?P<number>\d+(?:\.\d+)?)
   | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-  | (?P<name>@?[^\W\d]\w*(?:\.\w+)*)
-  | (?P<op>=>|<=|>=|==|!=|<>|&&|\|\||[-+*/^<>=&(),!\[\].])
+  | (?P<name>@?[^\W\d]\w*(?:\.\w+)*\??)
+  | (?P<op>=>|<=|>=|==|!=|<>|&&|\|\||\|>|[-+*/^<>=&(),!\[\].:])
     """,
     re.VERBOSE,
 )
 
 # Binary operators by how tightly they bind.
 PRECEDENCE = {
-    "or": 1,
-    "||": 1,
-    "and": 2,
-    "&&": 2,
-    "&": 3,
-    "=": 4,
-    "==": 4,
-    "!=": 4,
-    "<": 5,
-    "<=": 5,
-    ">": 5,
-    ">=": 5,
-    "<>": 6,
-    "+": 7,
-    "-": 7,
-    "*": 8,
-    "/": 8,
-    "^": 9,
+    "or": 10,
+    "||": 10,
+    "and": 20,
+    "&&": 20,
+    "&": 30,
+    "=": 40,
+    "==": 40,
+    "!=": 40,
+    "<": 50,
+    "<=": 50,
+    ">": 50,
+    ">=": 50,
+    # EEx only, with Elixir's places: "x |> f()" below "in" below "<>".
+    "|>": 53,
+    "in": 56,
+    "<>": 60,
+    "+": 70,
+    "-": 70,
+    "*": 80,
+    "/": 80,
+    "^": 90,
 }
 _WORD_OPERATORS = {"and", "or"}
+# Operators only EEx has: in goflow's expressions they stay syntax errors.
+_EEX_OPERATORS = {"|>", "in"}
 _LITERALS: dict[str, Any] = {"true": True, "false": False, "null": None, "nil": None}
 
 
@@ -138,13 +143,22 @@ def tokenize(source: str) -> list[Token]:
     return tokens
 
 
-def parse(source: str) -> Node:
-    """The syntax tree of one expression.
+def parse(source: str, *, eex: bool = False) -> Node:
+    """The syntax tree of one expression (of a Glific ``<%= %>`` snippet with ``eex``).
 
     >>> parse("1 + 2 * 3")  # doctest: +ELLIPSIS
     Binary(depth=3, op='+', left=Literal(...), right=Binary(depth=2, op='*', ...))
     """
-    return _Parser(tokenize(source)).parse()
+    return _Parser(tokenize(source), eex).parse()
+
+
+def _piped(value: Node, into: Node) -> Node:
+    """Elixir's ``value |> f(a)``: ``f(value, a)``."""
+    if isinstance(into, Call):
+        return Call(_deeper(value, into), into.callee, (value, *into.args))
+    if isinstance(into, Name | Literal):
+        return Call(_deeper(value, into), into, (value,))
+    raise ExpressionError("|> must be followed by a function call")
 
 
 def _deeper(*nodes: Node) -> int:
@@ -155,10 +169,12 @@ def _deeper(*nodes: Node) -> int:
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token]) -> None:
+    def __init__(self, tokens: list[Token], eex: bool = False) -> None:
         self.tokens = tokens
         self.pos = 0
         self.nesting = 0
+        # Glific's <%= %>: Elixir's if/do/else, lists, "in", pipes and module functions.
+        self.eex = eex
 
     def parse(self) -> Node:
         if not self.tokens:
@@ -187,10 +203,15 @@ class _Parser:
         token = self.peek()
         if token is None:
             return None
-        if token.kind == "op":
-            return token.text if token.text in PRECEDENCE else None
         lowered = token.text.lower()
-        return lowered if token.kind == "name" and lowered in _WORD_OPERATORS else None
+        if token.kind == "op":
+            found = token.text if token.text in PRECEDENCE else None
+        else:
+            words = _WORD_OPERATORS | {"in"} if self.eex else _WORD_OPERATORS
+            found = lowered if token.kind == "name" and lowered in words else None
+        if found in _EEX_OPERATORS and not self.eex:
+            return None
+        return found
 
     def expression(self, min_precedence: int) -> Node:
         self.nesting += 1
@@ -206,7 +227,11 @@ class _Parser:
                     break
                 self.pos += 1
                 right = self.expression(PRECEDENCE[op] + 1)
-                node = Binary(_deeper(node, right), op, node, right)
+                node = (
+                    _piped(node, right)
+                    if op == "|>"
+                    else Binary(_deeper(node, right), op, node, right)
+                )
         self.nesting -= 1
         return node
 
@@ -258,11 +283,53 @@ class _Parser:
         node = self.postfix(self.primary())
         return Unary(_deeper(node), tuple(prefixes), node) if prefixes else node
 
+    def elixir_form(self) -> Node | None:
+        """EEx forms goflow has no syntax for: ``if c, do: a, else: b``, a list ``[1, 2]``, a
+        module function ``String.upcase``; None for anything else."""
+        token = self.peek()
+        if token is None:
+            return None
+        if token.kind == "name" and token.text.lower() == "if" and not self.call_next():
+            self.pos += 1
+            test = self.expression(0)
+            yes = self.keyword("do")
+            no: Node = self.keyword("else") if self.at(",") else Literal(1, None)
+            return Call(_deeper(test, yes, no), Literal(1, _builtin("if")), (test, yes, no))
+        if token.kind == "op" and token.text == "[":
+            self.pos += 1
+            items: list[Node] = []
+            if not self.at("]"):
+                items.append(self.expression(0))
+                while self.at(","):
+                    self.pos += 1
+                    items.append(self.expression(0))
+            self.take("]")
+            return Call(_deeper(*items), Literal(1, _builtin("array")), tuple(items))
+        if token.kind == "name" and not token.text.startswith("@"):
+            function = _elixir(token.text, called=self.call_next())
+            if function is not None:
+                self.pos += 1
+                return Literal(1, function)
+        return None
+
+    def keyword(self, word: str) -> Node:
+        # ", do: value" and ", else: value", Elixir's keyword form of if.
+        self.take(",")
+        token = self.take()
+        if token.kind != "name" or token.text.lower() != word:
+            raise ExpressionError(f"expected {word}:")
+        self.take(":")
+        return self.expression(0)
+
     def call_next(self) -> bool:
         after = self.peek(1)
         return after is not None and after.kind == "op" and after.text == "("
 
     def primary(self) -> Node:
+        if self.eex:
+            found = self.elixir_form()
+            if found is not None:
+                return found
         token = self.take()
         if token.kind == "op" and token.text == "(":
             node = self.expression(0)
@@ -273,7 +340,8 @@ class _Parser:
             value = number if number is not None else ErrorValue("number value out of range")
             return Literal(1, value)
         if token.kind == "string":
-            return Literal(1, unquote(token.text))
+            text = unquote(token.text)
+            return _interpolated(text) if self.eex and "#{" in text else Literal(1, text)
         if token.kind == "name":
             lowered = token.text.lower()
             if lowered in _LITERALS:
@@ -369,3 +437,49 @@ def unquote(literal: str) -> str:
         else:
             return body
     return "".join(out)
+
+
+def _builtin(name: str) -> Any:
+    from sutra.expressions.functions import FUNCTIONS
+
+    return FUNCTIONS[name]
+
+
+def _elixir(name: str, *, called: bool) -> Any:
+    """The Elixir function a name calls in EEx, or None when it is not one (a variable, or one
+    of goflow's functions); a module function Glific does not allow is a syntax error."""
+    from sutra.expressions.elixir import ELIXIR, KERNEL
+    from sutra.expressions.functions import FUNCTIONS
+
+    if "." in name and name[:1].isupper():
+        if name in ELIXIR:
+            return ELIXIR[name]
+        raise ExpressionError(f"{name} is not a function Sutra runs")
+    if called and name.lower() not in FUNCTIONS and name in KERNEL:
+        return KERNEL[name]
+    return None
+
+
+def _interpolated(text: str) -> Node:
+    """Elixir's ``"count: #{@n}"``: the text with each ``#{...}`` evaluated and joined in."""
+    parts: list[Node] = []
+    pos = 0
+    while True:
+        start = text.find("#{", pos)
+        if start == -1:
+            break
+        end = text.find("}", start + 2)
+        if end == -1:
+            raise ExpressionError("#{ without }")
+        if start > pos:
+            parts.append(Literal(1, text[pos:start]))
+        parts.append(parse(text[start + 2 : end], eex=True))
+        pos = end + 1
+    if pos < len(text):
+        parts.append(Literal(1, text[pos:]))
+    node = parts[0] if parts else Literal(1, "")
+    if len(parts) == 1 and not isinstance(node, Literal):
+        node = Binary(_deeper(node), "<>", Literal(1, ""), node)
+    for part in parts[1:]:
+        node = Binary(_deeper(node, part), "<>", node, part)
+    return node

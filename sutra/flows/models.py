@@ -99,6 +99,17 @@ class Flow(_Model):
     localization: dict[str, dict[str, dict[str, Any]]] = {}
     expire_after_minutes: int = 10080
     revision: int | None = None
+    # Glific's editor writes the flow's variables here; RapidPro's and TextIt's do not.
+    vars: list[Any] | None = None
+
+    @property
+    def from_glific(self) -> bool:
+        """Written in Glific: where Glific's case tests differ from goflow's, Glific's apply.
+
+        >>> Flow(uuid="f", name="A", vars=[]).from_glific, Flow(uuid="f", name="A").from_glific
+        (True, False)
+        """
+        return self.vars is not None
 
     @field_validator("localization", mode="before")
     @classmethod

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sutra.engine.actions.base import UnknownAction
-from sutra.engine.cases import UNSUPPORTED_CASE_TESTS, is_known_case
+from sutra.engine.cases import is_known_case
 from sutra.expressions import snakify
 from sutra.flows.models import Flow
 
@@ -126,12 +126,6 @@ def validate_flow(
             at = f"{here}.router.cases[{k}]"
             if not is_known_case(case.type):
                 error(FlowIssue(f"{at}.type", f'unknown case type "{case.type}"'))
-            elif case.type in UNSUPPORTED_CASE_TESTS:
-                warn(
-                    FlowIssue(
-                        f"{at}.type", f'case type "{case.type}" is not supported; it never matches'
-                    )
-                )
             if case.category_uuid not in category_uuids:
                 error(
                     FlowIssue(

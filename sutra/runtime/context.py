@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from sutra.config import get_settings
 from sutra.functions.services import Services
 from sutra.outbound import guarded_client
+from sutra.runtime.environment import environment_from_settings
 from sutra.runtime.runner import Runner, Send
 from sutra.runtime.webhooks import WebhookSettings
 from sutra.store.db import create_async_engine_for, create_session_factory, migrate
@@ -40,6 +41,7 @@ async def open_runner(
             channel=channel,
             send=send,
             timezone=settings.timezone,
+            environment=environment_from_settings(settings),
             skip_time_waits=skip_time_waits,
             webhook_settings=WebhookSettings(
                 http_timeout=settings.webhook_timeout,

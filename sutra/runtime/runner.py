@@ -96,6 +96,7 @@ class Runner:
         clock: Clock = utcnow,
         webhook_settings: WebhookSettings | None = None,
         timezone: str = "UTC",
+        environment: Environment | None = None,
         skip_time_waits: bool = False,
     ) -> None:
         self.repo = repo
@@ -106,6 +107,9 @@ class Runner:
         self.clock = clock
         self.webhook_settings = webhook_settings or WebhookSettings()
         self.timezone = timezone
+        # The organisation's formats, country and locations (environment_from_settings); the
+        # time zone above and the globals, read each refresh, complete it.
+        self.environment = environment or Environment(timezone=timezone)
         # A simulation has no reason to sit through wait_for_time: it moves its clock instead.
         self.skip_time_waits = skip_time_waits
         self.channels_by_scheme: dict[str, str] = {}
@@ -148,10 +152,12 @@ class Runner:
             flows = self._flows
             if version != self._flows_version:
                 flows = await self.repo.load_flows()
-            env = Environment(
-                timezone=self.timezone,
-                globals=await self.repo.globals(),
-                organization_id=self.repo.org,
+            env = self.environment.model_copy(
+                update={
+                    "timezone": self.timezone,
+                    "globals": await self.repo.globals(),
+                    "organization_id": self.repo.org,
+                }
             )
             engine = Engine(flows, env)
             keywords = await self.repo.keywords()

@@ -24,6 +24,7 @@ from sutra.evals import pages as evals_pages
 from sutra.functions.services import Services
 from sutra.http import async_client
 from sutra.outbound import guarded_client
+from sutra.runtime.environment import environment_from_settings
 from sutra.runtime.media import MediaStore
 from sutra.runtime.pacing import Pacer
 from sutra.runtime.pipeline import Pipeline
@@ -106,6 +107,7 @@ def create_app(
             services=services or Services(http=fetch, db=sessions, defer_usage=True),
             channel="sim",
             timezone=config.timezone,
+            environment=environment_from_settings(config),
             webhook_settings=WebhookSettings(
                 http_timeout=config.webhook_timeout,
                 max_bytes=config.webhook_max_bytes,

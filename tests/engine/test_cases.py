@@ -34,6 +34,11 @@ TEXT_CASES: list[tuple[str, str | list[str], str, str | None]] = [
     ("has_multiple", ["1", "2", "3"], "1, 4", None),
     ("has_number", [], "I am 12 years old", "12"),
     ("has_number", [], "-3.5 degrees", "-3.5"),
+    # goflow stores the number, not its spelling: grouping dropped, any script's digits.
+    ("has_number", [], "we need 25,000 rupees", "25000"),
+    ("has_number", [], "१२,५००", "12500"),
+    ("has_number", [], ".51", "0.51"),
+    ("has_number_gt", "10", "between 1 and 50", "50"),
     ("has_number", [], "twelve", None),
     ("has_number_eq", "1", "1", "1"),
     ("has_number_eq", "1", "option 2", None),
@@ -53,20 +58,25 @@ TEXT_CASES: list[tuple[str, str | list[str], str, str | None]] = [
     ("has_number_between", ["1", "10"], "ten", None),
     ("has_phone", [], "call me on +91 98123 45678 please", "+919812345678"),
     ("has_phone", [], "call me at 12", None),
+    ("has_phone", "IN", "call 098123 45678", "+919812345678"),
+    ("has_phone", "IN", "call 12345", None),
     ("has_email", [], "write to Asha.K@example.org.", "Asha.K@example.org"),
     ("has_email", [], "asha at example dot org", None),
     ("has_pattern", r"^\d{6}$", "411001", "411001"),
     ("has_pattern", r"^\d{6}$", "4110", None),
-    ("has_date", [], "born 14/08/1990", "1990-08-14"),
-    ("has_date", [], "2001-02-03", "2001-02-03"),
+    # A date is stored as goflow stores it: that day, at the time given or the time it is now.
+    ("has_date", [], "born 14/08/1990", "1990-08-14T09:30:00.000000Z"),
+    ("has_date", [], "2001-02-03", "2001-02-03T09:30:00.000000Z"),
+    ("has_date", [], "on 14/08/1990 at 22:15", "1990-08-14T22:15:00.000000Z"),
     ("has_date", [], "no date here", None),
-    ("has_date_lt", "2026-03-05", "1/1/2026", "2026-01-01"),
+    ("has_date_lt", "2026-03-05", "1/1/2026", "2026-01-01T09:30:00.000000Z"),
     ("has_date_lt", "2026-03-05", "6/3/2026", None),
-    ("has_date_gt", "today", "tomorrow", "2026-03-06"),
+    ("has_date_gt", "today", "tomorrow", "2026-03-06T09:30:00.000000Z"),
     ("has_date_gt", "today", "yesterday", None),
-    ("has_date_eq", "2026-03-05", "today", "2026-03-05"),
+    ("has_date_eq", "2026-03-05", "today", "2026-03-05T09:30:00.000000Z"),
     ("has_date_eq", "2026-03-05", "4/3/2026", None),
-    ("has_time", [], "meet at 5:30 pm", "17:30"),
+    ("has_time", [], "meet at 5:30 pm", "17:30:00.000000"),
+    ("has_time", [], "at 10 PM", "22:00:00.000000"),
     ("has_time", [], "meet soon", None),
 ]
 
@@ -310,4 +320,63 @@ def test_today_is_the_date_in_the_organisation_time_zone(timezone: str, matches:
     # 20:00 UTC on 5 March is already 6 March in India.
     chat = one_case_chat("has_date_eq", "today", env=Environment(timezone=timezone))
     sent = chat.say("6/3/2026", now=later(hours=10, minutes=30))
-    assert sent == (["matched 2026-03-06"] if matches else ["no match for 6/3/2026"])
+    stored = "2026-03-06T01:30:00.000000+05:30"
+    assert sent == ([f"matched {stored}"] if matches else ["no match for 6/3/2026"])
+
+
+def test_a_case_tests_the_words_of_the_contact_language() -> None:
+    # goflow's rule: a case's arguments, and its category's name, in the contact's language.
+    localization = {"spa": {"ask-case-0": {"arguments": ["rojo"]}, "ask-cat-0": {"name": ["Rojo"]}}}
+    flow = (
+        FlowBuilder("Colours", language="eng", localization=localization)
+        .switch(
+            "ask",
+            send("Colour?"),
+            cases=[("has_any_word", "red", "Red")],
+            wait=True,
+            result_name="Colour",
+            to={"Red": "yes", "Other": "no"},
+        )
+        .node("yes", send("@results.colour.category / @results.colour.category_localized"))
+        .node("no", send("other"))
+    )
+    spanish = Chat(flow, contact=Contact(name="Ana", language="spa"))
+    spanish.start()
+    assert spanish.say("red") == ["other"]
+    spanish = Chat(flow, contact=Contact(name="Ana", language="spa"))
+    spanish.start()
+    assert spanish.say("Rojo!") == ["Red / Rojo"]
+    english = Chat(flow, contact=Contact(name="Ann", language="eng"))
+    english.start()
+    assert english.say("red") == ["Red / Red"]
+
+
+def test_a_case_that_cannot_be_decided_warns_and_does_not_match() -> None:
+    chat = one_case_chat("has_number_gt", "@contact.fields.limit")
+    assert chat.say("12") == ["no match for 12"]
+    [warning] = [w.text for w in chat.of_type(ev.Warning) if "has_number_gt" in w.text]
+    assert warning == "case has_number_gt failed: '@contact.fields.limit' is not a number"
+
+
+@pytest.mark.parametrize(("written_in_glific", "matches"), [(True, True), (False, False)])
+def test_has_only_text_ignores_case_in_a_flow_written_in_glific(
+    written_in_glific: bool, matches: bool
+) -> None:
+    # Glific's editor writes "vars"; Glific compares the text lower-cased, goflow exactly.
+    top = {"vars": []} if written_in_glific else {}
+    flow = (
+        FlowBuilder("Consent", **top)
+        .switch(
+            "ask",
+            send("Reply Yes to agree"),
+            cases=[("has_only_text", "Yes", "Yes")],
+            wait=True,
+            result_name="consent",
+            to={"Yes": "yes", "Other": "no"},
+        )
+        .node("yes", send("Thank you"))
+        .node("no", send("No consent"))
+    )
+    chat = Chat(flow)
+    chat.start()
+    assert chat.say(" yes ") == (["Thank you"] if matches else ["No consent"])

@@ -398,12 +398,7 @@ TYPE_EXAMPLES: list[tuple[str, str]] = [
 ]
 
 # goflow's examples Sutra answers otherwise, on purpose: the example, Sutra's answer, why.
-DIFFERENCES: dict[str, tuple[str, str]] = {
-    '@(format_urn("tel:+250781234567"))': (
-        "+250781234567",
-        "national formats need libphonenumber's metadata; Sutra knows +1 and +91 only",
-    ),
-}
+DIFFERENCES: dict[str, tuple[str, str]] = {}
 
 ALL_EXAMPLES = FUNCTION_EXAMPLES + OPERATOR_EXAMPLES + TYPE_EXAMPLES
 

@@ -115,8 +115,8 @@ SCENARIOS = {
                 ],
             ),
         ],
-        results={"next_appointment": ("2026-04-12", "After Today")},
-        fields={"next_appointment": "2026-04-12"},
+        results={"next_appointment": ("2026-04-12T09:30:00.000000Z", "After Today")},
+        fields={"next_appointment": "2026-04-12T09:30:00.000000Z"},
         groups=["Pending Appointments"],
     ),
     "v4 translations for a Spanish-speaking contact": Scenario(
@@ -124,9 +124,11 @@ SCENARIOS = {
         contact=Contact(name="Ana", language="es"),
         steps=[
             (None, ["¡Hola amigo! ¿Cuál es tu color favorito?"]),
-            (Say("Blue"), ["¡Gracias! Me gusta Blue.", "This message was not translated."]),
+            # The rule's words in her language, as goflow tests a case's translated arguments.
+            (Say("Blue"), ["Por favor, una vez más"]),
+            (Say("azul"), ["¡Gracias! Me gusta azul.", "This message was not translated."]),
         ],
-        results={"color": ("Blue", "Blue")},
+        results={"color": ("azul", "Blue")},
     ),
     "v4 webhook on a rule set: wait, call, split on the response": Scenario(
         "rapidpro-legacy/favorites_bad_group_name_v4.json",
@@ -389,7 +391,8 @@ def test_texts_and_quick_replies_reach_a_contact_in_their_language() -> None:
     assert chat.start() == ["Le ciel est-il bleu ?"]
     [question] = chat.of_type(ev.MsgOut)
     assert question.quick_replies == ["Oui", "Non"]
-    assert chat.say("Yes") == ["Oui !"]
+    assert chat.say("Yes") == ["Le ciel est-il bleu ?"]
+    assert chat.say("Oui") == ["Oui !"]
 
 
 def test_a_webhook_action_becomes_a_call_between_the_actions_around_it() -> None:

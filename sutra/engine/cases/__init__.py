@@ -1,9 +1,9 @@
 """Router case tests, registered by type name. Importing this package registers them all."""
 
-from sutra.engine.cases import numbers, other, text
+from sutra.engine.cases import contacts, dates, numbers, other, places, text
 from sutra.engine.cases.base import (
     CASE_TESTS,
-    UNSUPPORTED_CASE_TESTS,
+    CaseError,
     CaseInput,
     Match,
     is_known_case,
@@ -11,11 +11,14 @@ from sutra.engine.cases.base import (
 
 __all__ = [
     "CASE_TESTS",
-    "UNSUPPORTED_CASE_TESTS",
+    "CaseError",
     "CaseInput",
     "Match",
+    "contacts",
+    "dates",
     "is_known_case",
     "numbers",
     "other",
+    "places",
     "text",
 ]

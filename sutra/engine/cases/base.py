@@ -1,7 +1,9 @@
 """The case-test registry: a router case names its test by type (``has_any_word``, ...).
 
 A test receives the operand (its text, trimmed, and its typed value) and the case's arguments,
-already templated, and returns a :class:`Match` or ``None``.
+already templated, and returns a :class:`Match` or ``None``. A case that cannot be decided (an
+argument that is not a number, a pattern that does not compile) raises :class:`CaseError`: the
+case does not match and the run gets a warning saying why, where goflow's test is an error.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sutra.engine.session import Contact, Input
+from sutra.engine.session import Contact, Environment, Input
 from sutra.registry import register
 
 
@@ -24,7 +26,18 @@ class CaseInput:
     input: Input | None = None
     contact: Contact | None = None
     now: datetime | None = None
-    timezone: str = "UTC"
+    # The organisation's settings: time zone, date and number formats, country, locations.
+    env: Environment = field(default_factory=Environment)
+    # The flow was written in Glific, whose case tests differ from goflow's in places.
+    glific: bool = False
+
+    @property
+    def timezone(self) -> str:
+        return self.env.timezone
+
+
+class CaseError(ValueError):
+    """A case the test cannot decide; the message says why (for the run's warnings)."""
 
 
 @dataclass(frozen=True)
@@ -38,15 +51,6 @@ class Match:
 CaseTest = Callable[[CaseInput, list[str]], Match | None]
 
 CASE_TESTS: dict[str, CaseTest] = {}
-# Known to the flow editor but needing services Sutra does not have (NLU, locations):
-# a flow using them imports, and the case never matches (the runtime reports it).
-UNSUPPORTED_CASE_TESTS = {
-    "has_intent",
-    "has_top_intent",
-    "has_state",
-    "has_district",
-    "has_ward",
-}
 
 
 def case_test(name: str) -> Callable[[CaseTest], CaseTest]:
@@ -58,10 +62,11 @@ def case_test(name: str) -> Callable[[CaseTest], CaseTest]:
 
 
 def is_known_case(name: str) -> bool:
-    return name in CASE_TESTS or name in UNSUPPORTED_CASE_TESTS
+    return name in CASE_TESTS
 
 
-_TOKEN = re.compile(r"\w+|[^\w\s]")
+# A word may have an apostrophe inside ("don't"), as goflow's tokenizer keeps it.
+_TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
 
 
 def tokens(text: str) -> list[re.Match[str]]:
@@ -83,6 +88,10 @@ def words(text: str) -> list[str]:
 
 
 def check(test: str, text: str, *args: str, value: Any = None, **kwargs: Any) -> str | None:
-    """Run one case test on ``text``; the extracted value, or None. For examples and tests."""
-    outcome = CASE_TESTS[test](CaseInput(text=text.strip(), value=value, **kwargs), list(args))
+    """Run one case test on ``text``; the extracted value, None, or ``ERROR: why``. For examples
+    and tests."""
+    try:
+        outcome = CASE_TESTS[test](CaseInput(text=text.strip(), value=value, **kwargs), list(args))
+    except CaseError as error:
+        return f"ERROR: {error}"
     return outcome.value if outcome else None

@@ -1,74 +1,111 @@
-"""Number, phone and e-mail case tests: they find the thing anywhere in the text.
+"""Number case tests, as goflow defines them: the first number in the text that passes.
+
+Numbers are written in the organisation's number format (goflow's default: ``1,000,000.5``;
+with a decimal comma, ``1.000.000,5``), in any script's digits (``١٢٣٤`` is 1234), and the
+value stored is the number as goflow writes it (``1000000``, ``0.51``).
 
 >>> from sutra.engine.cases.base import check
 >>> check("has_number", "I am 12 years old"), check("has_number", "twelve")
 ('12', None)
->>> check("has_number_gt", "we need 25,000 rupees", "1000"), check("has_number_eq", "4,5", "4.5")
-('25,000', '4,5')
->>> check("has_number_eq", "1,00,000", "100000")
-'1,00,000'
-
->>> check("has_number_eq", "1", "1"), check("has_number_eq", "option 2", "1")
-('1', None)
->>> check("has_number_lt", "4.5", "5"), check("has_number_gte", "5", "5")
-('4.5', '5')
+>>> check("has_number", "we need 1,000,000 rupees"), check("has_number", "hi .51")
+('1000000', '0.51')
+>>> check("has_number", "१२३ and ٠.٥"), check("has_number", "J'AI 20ANS")
+('123', '20')
+>>> check("has_number_gt", "1 or 50", "10"), check("has_number_eq", "1,00,000", "100000")
+('50', '100000')
 >>> check("has_number_between", "10", "1", "10"), check("has_number_between", "11", "1", "10")
 ('10', None)
->>> check("has_number_between", "5", "NaN", "10"), check("has_number_lt", "5", "inf")
-(None, None)
->>> check("has_phone", "call me on +91 98123 45678 please")
-'+919812345678'
->>> check("has_email", "write to Asha.K@example.org.")
-'Asha.K@example.org'
+>>> check("has_number_lt", "5", "foo")
+"ERROR: 'foo' is not a number"
+>>> from sutra.engine.session import Environment
+>>> check("has_number_eq", "1.234,5", "1234.5", env=Environment(decimal_symbol=","))
+'1234.5'
 """
 
 from __future__ import annotations
 
 import operator
 import re
+import unicodedata
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
-from sutra.engine.cases.base import CaseInput, Match, case_test
-from sutra.expressions.values import parse_number
+from sutra.engine.cases.base import CaseError, CaseInput, Match, case_test
+from sutra.engine.session import Environment
+from sutra.expressions.values import format_number, in_range, parse_number, shown
 
-# "25,000" and "1,00,000" (Indian grouping) are thousands; "4,5" is a decimal comma.
-_NUMBER = re.compile(
-    r"(?<![\d.,])[-+]?(?:\d{1,3}(?:,\d{2})*,\d{3}(?!\d)|\d+(?:[.,]\d+)?)(?:\.\d+)?"
-)
-
-
-def first_number(text: str) -> tuple[str, Decimal] | None:
-    for found in _NUMBER.finditer(text):
-        written = found.group()
-        grouped = re.fullmatch(r"[-+]?\d{1,3}(?:,\d{2})*,\d{3}(?:\.\d+)?", written)
-        plain = written.replace(",", "") if grouped else written.replace(",", ".")
-        try:
-            return written, Decimal(plain)
-        except InvalidOperation:
-            continue
-    return None
+# A contact's text is searched this far for a number (a WhatsApp message is at most 4,096).
+_MAX_TEXT = 4096
+_PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
-def _argument(args: list[str], index: int) -> Decimal | None:
+def _pattern(decimal: str) -> re.Pattern[str]:
+    """Digits with grouping symbols and a fraction, or a bare fraction (".51") after a
+    non-word character; ``\\d`` is any script's decimal digit."""
+    if decimal not in _PATTERNS:
+        group = "," if decimal == "." else "."
+        d, g = re.escape(decimal), re.escape(group)
+        _PATTERNS[decimal] = re.compile(
+            rf"(?P<sign>[-+]?)(?:(?P<whole>[\d{g}]+(?:{d}\d+)?)|(?P<before>\W|^)(?P<part>{d}\d+))"
+        )
+    return _PATTERNS[decimal]
+
+
+def _decimal(found: re.Match[str], decimal: str) -> Decimal | None:
+    group = "," if decimal == "." else "."
+    sign = found.group("sign") or (found.group("before") or "").strip()
+    if sign not in ("", "-", "+"):
+        return None
+    written = found.group("whole") or found.group("part")
+    cleaned = sign + written.replace(group, "").replace(decimal, ".")
+    cleaned = "".join(str(unicodedata.digit(c)) if c.isdigit() else c for c in cleaned)
+    try:
+        number = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() and in_range(number) else None
+
+
+def numbers_in(text: str, env: Environment) -> list[Decimal]:
+    """Every number in ``text``, in order.
+
+    >>> numbers_in("1-15, -.5 and ١٠ (.2)", Environment())
+    [Decimal('1'), Decimal('-15'), Decimal('-0.5'), Decimal('10')]
+    """
+    found = []
+    for candidate in _pattern(env.decimal_symbol).finditer(text[:_MAX_TEXT]):
+        number = _decimal(candidate, env.decimal_symbol)
+        if number is not None:
+            found.append(number)
+    return found
+
+
+def _argument(args: list[str], index: int) -> Decimal:
     # An argument is often a template ("@results.limit") filled from what a contact typed: only a
     # plain decimal counts, so "NaN", "sNaN" or "inf" never reach a comparison.
-    return parse_number(args[index]) if index < len(args) else None
+    text = args[index] if index < len(args) else ""
+    number = parse_number(text)
+    if number is None:
+        raise CaseError(f"{shown(text)} is not a number")
+    return number
+
+
+def _first(case: CaseInput, passes: Callable[[Decimal], bool]) -> Match | None:
+    for number in numbers_in(case.text, case.env):
+        if passes(number):
+            return Match(format_number(number))
+    return None
 
 
 @case_test("has_number")
 def has_number(case: CaseInput, args: list[str]) -> Match | None:
-    found = first_number(case.text)
-    return Match(found[0]) if found else None
+    return _first(case, lambda number: True)
 
 
 def _comparison(name: str, compare: Callable[[Decimal, Decimal], bool]) -> None:
     def test(case: CaseInput, args: list[str]) -> Match | None:
-        found = first_number(case.text)
         limit = _argument(args, 0)
-        if found is None or limit is None:
-            return None
-        return Match(found[0]) if compare(found[1], limit) else None
+        return _first(case, lambda number: compare(number, limit))
 
     case_test(name)(test)
 
@@ -82,31 +119,5 @@ _comparison("has_number_gte", operator.ge)
 
 @case_test("has_number_between")
 def has_number_between(case: CaseInput, args: list[str]) -> Match | None:
-    found = first_number(case.text)
     low, high = _argument(args, 0), _argument(args, 1)
-    if found is None or low is None or high is None:
-        return None
-    return Match(found[0]) if low <= found[1] <= high else None
-
-
-_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
-
-
-@case_test("has_phone")
-def has_phone(case: CaseInput, args: list[str]) -> Match | None:
-    found = _PHONE.search(case.text)
-    if found is None:
-        return None
-    digits = re.sub(r"\D", "", found.group())
-    if not 7 <= len(digits) <= 15:
-        return None
-    return Match(("+" if found.group().startswith("+") else "") + digits)
-
-
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
-
-
-@case_test("has_email")
-def has_email(case: CaseInput, args: list[str]) -> Match | None:
-    found = _EMAIL.search(case.text)
-    return Match(found.group()) if found else None
+    return _first(case, lambda number: low <= number <= high)

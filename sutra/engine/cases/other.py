@@ -1,14 +1,8 @@
-"""Case tests on dates, groups, categories, locations, media and failed expressions.
+"""Case tests on groups, categories, media, failed expressions and classifier results.
 
->>> from datetime import datetime, timezone
 >>> from sutra.engine.cases.base import check
 >>> from sutra.engine.session import Contact, Group, Input
 >>> from sutra.expressions.values import ErrorValue
->>> now = datetime(2026, 3, 5, 9, 0, tzinfo=timezone.utc)
->>> check("has_date", "born 14/08/1990"), check("has_date_lt", "1/1/2026", "5-3-2026", now=now)
-('1990-08-14', '2026-01-01')
->>> check("has_date_eq", "today", "2026-03-05", now=now)
-'2026-03-05'
 >>> contact = Contact(groups=[Group(uuid="5", name="STARTED_AB")])
 >>> check("has_group", "", "5", "STARTED_AB", contact=contact)
 'STARTED_AB'
@@ -28,91 +22,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, timedelta
-from zoneinfo import ZoneInfo
+from decimal import Decimal
 
-from sutra.engine.cases.base import CaseInput, Match, case_test
-from sutra.expressions.values import ErrorValue
-
-# Day first, as in most countries Sutra serves; ISO dates are recognised by their 4-digit year.
-_ISO_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
-_DMY_DATE = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{2,4})")
+from sutra.engine.cases.base import CaseError, CaseInput, Match, case_test
+from sutra.expressions.values import ErrorValue, parse_number, shown, to_number
 
 
-def parse_date(text: str, today: date | None = None) -> date | None:
-    lowered = text.strip().lower()
-    if today is not None:
-        relative = {"today": 0, "yesterday": -1, "tomorrow": 1}.get(lowered)
-        if relative is not None:
-            return today + timedelta(days=relative)
-    for pattern, order in ((_ISO_DATE, (0, 1, 2)), (_DMY_DATE, (2, 1, 0))):
-        found = pattern.search(text)
-        if not found:
-            continue
-        parts = [int(found.group(i + 1)) for i in order]
-        year, month, day = parts
-        if year < 100:
-            year += 2000 if year < 70 else 1900
-        try:
-            return date(year, month, day)
-        except ValueError:
-            continue
-    return None
-
-
-def _today(case: CaseInput) -> date | None:
-    if case.now is None:
-        return None
-    return case.now.astimezone(ZoneInfo(case.timezone)).date()
-
-
-def _date_test(name: str, compare: str | None) -> None:
-    def test(case: CaseInput, args: list[str]) -> Match | None:
-        today = _today(case)
-        found = parse_date(case.text, today)
-        if found is None:
-            return None
-        if compare is not None:
-            limit = parse_date(args[0], today) if args else None
-            if limit is None:
-                return None
-            ok = {"eq": found == limit, "lt": found < limit, "gt": found > limit}[compare]
-            if not ok:
-                return None
-        return Match(found.isoformat())
-
-    case_test(name)(test)
-
-
-_date_test("has_date", None)
-_date_test("has_date_eq", "eq")
-_date_test("has_date_lt", "lt")
-_date_test("has_date_gt", "gt")
-
-
-@case_test("has_time")
-def has_time(case: CaseInput, args: list[str]) -> Match | None:
-    found = re.search(r"\b(\d{1,2})[:.](\d{2})\s*([ap]\.?m\.?)?", case.text, re.IGNORECASE)
-    if found is None:
-        return None
-    hour, minute = int(found.group(1)), int(found.group(2))
-    suffix = (found.group(3) or "").lower().replace(".", "")
-    if suffix == "pm" and hour < 12:
-        hour += 12
-    if suffix == "am" and hour == 12:
-        hour = 0
-    if hour > 23 or minute > 59:
-        return None
-    return Match(f"{hour:02d}:{minute:02d}")
+def _groups(case: CaseInput) -> list[tuple[str, str]]:
+    """(uuid, name) of the groups tested: an operand that is a list of groups (goflow's
+    ``@contact.groups``), else the contact's."""
+    if isinstance(case.value, list):
+        return [
+            (str(g.get("uuid", "")), str(g.get("name", "")))
+            for g in case.value
+            if isinstance(g, Mapping)
+        ]
+    return [(g.uuid, g.name) for g in case.contact.groups] if case.contact else []
 
 
 @case_test("has_group")
 def has_group(case: CaseInput, args: list[str]) -> Match | None:
-    if case.contact is None:
-        return None
-    for group in case.contact.groups:
-        if any(arg.strip().lower() in (group.uuid.lower(), group.name.lower()) for arg in args):
-            return Match(group.name)
+    """Glific's editor writes ``[uuid, name]``; either finds the group."""
+    wanted = {arg.strip().lower() for arg in args if arg.strip()}
+    for uuid, name in _groups(case):
+        if uuid.lower() in wanted or name.lower() in wanted:
+            return Match(name)
     return None
 
 
@@ -158,3 +92,44 @@ _media_test("has_image", ("image",))
 _media_test("has_audio", ("audio",))
 _media_test("has_video", ("video",))
 _media_test("has_file", ("application", "document", "file"))
+
+
+def _intents(case: CaseInput) -> tuple[list[Mapping[str, object]], dict[str, str]]:
+    """The intents of a classifier's result (best first) and its best entity values."""
+    extra = case.value.get("extra") if isinstance(case.value, Mapping) else None
+    if not isinstance(extra, Mapping):
+        raise CaseError("the operand is not a classifier's result")
+    intents = [i for i in extra.get("intents") or [] if isinstance(i, Mapping)]
+    entities: dict[str, str] = {}
+    for name, found in (extra.get("entities") or {}).items():
+        candidates = [f for f in found if isinstance(f, Mapping)] if isinstance(found, list) else []
+        if candidates:
+            best = max(candidates, key=lambda f: _confidence(f.get("confidence")))
+            entities[str(name)] = str(best.get("value", ""))
+    return intents, entities
+
+
+def _confidence(value: object) -> Decimal:
+    number = to_number(value)
+    return number if number is not None else Decimal(0)
+
+
+def _intent_test(name: str, top_only: bool) -> None:
+    def test(case: CaseInput, args: list[str]) -> Match | None:
+        intents, entities = _intents(case)
+        wanted = args[0].strip() if args else ""
+        least = parse_number(args[1]) if len(args) > 1 else Decimal(0)
+        if least is None:
+            raise CaseError(f"{shown(args[1])} is not a number")
+        ranked = sorted(intents, key=lambda i: _confidence(i.get("confidence")), reverse=True)
+        for intent in ranked[:1] if top_only else ranked:
+            if intent.get("name") == wanted and _confidence(intent.get("confidence")) >= least:
+                return Match(wanted, entities)
+        return None
+
+    case_test(name)(test)
+
+
+# A classifier's result (an NLU service's, stored by a webhook or a step) routed on its intent.
+_intent_test("has_intent", top_only=False)
+_intent_test("has_top_intent", top_only=True)

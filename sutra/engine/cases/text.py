@@ -1,4 +1,5 @@
-"""Text case tests. Matching ignores case, except ``has_only_text``.
+"""Text case tests. Matching ignores case, except ``has_only_text`` in a flow not written in
+Glific.
 
 >>> from sutra.engine.cases.base import check
 >>> check("has_any_word", "yes please", "Y,yes")
@@ -17,14 +18,18 @@ True
 'Switch user'
 >>> check("has_only_text", "Success", "Success"), check("has_only_text", "success", "Success")
 ('Success', None)
+>>> check("has_only_text", "success", "Success", glific=True)  # as Glific compares
+'success'
 >>> check("has_beginning", "Yes sir", "yes")
 'Yes'
 >>> check("has_text", "  "), check("has_text", " hi ")
 (None, 'hi')
 >>> check("has_pattern", "ID: AB-12", r"([A-Z]{2})-(\\d+)")
 'AB-12'
->>> check("has_pattern", "aaa", r"(a)\\1") is None  # RE2 has no backreferences: never matches
-True
+>>> print(check("has_pattern", "aaa", r"(a)\\1"))  # RE2 has no backreferences
+ERROR: invalid pattern: invalid escape sequence: \\1
+>>> check("has_any_word", "I don't like it", "don't dont")
+"don't"
 >>> check("has_multiple", "1, 3", "1", "2", "3"), check("has_multiple", "1, 4", "1", "2", "3")
 ('1, 3', None)
 """
@@ -35,7 +40,7 @@ import re
 
 import re2
 
-from sutra.engine.cases.base import CaseInput, Match, case_test, tokens, words
+from sutra.engine.cases.base import CaseError, CaseInput, Match, case_test, tokens, words
 
 # The flow author's pattern runs in RE2, as goflow's runs in Go's regexp: time linear in the
 # text whatever the pattern, so no pattern can stall a worker on what a contact sends.
@@ -93,7 +98,13 @@ def has_only_phrase(case: CaseInput, args: list[str]) -> Match | None:
 
 @case_test("has_only_text")
 def has_only_text(case: CaseInput, args: list[str]) -> Match | None:
-    return Match(case.text) if args and case.text == args[0].strip() else None
+    """The whole text, exactly (goflow); in a flow written in Glific, ignoring case, as Glific
+    compares it."""
+    if not args:
+        return None
+    wanted = args[0].strip()
+    same = case.text.lower() == wanted.lower() if case.glific else case.text == wanted
+    return Match(case.text) if same else None
 
 
 @case_test("has_beginning")
@@ -114,10 +125,13 @@ def has_pattern(case: CaseInput, args: list[str]) -> Match | None:
     if not args:
         return None
     try:
-        pattern = re2.compile(args[0].strip(), _PATTERN_OPTIONS)
-    except re2.error:
-        # Backreferences and lookaround are Perl's, not RE2's: such a case never matches.
-        return None
+        # Multi-line as goflow's: "^" and "$" also match at each line of the text.
+        pattern = re2.compile("(?m)" + args[0].strip(), _PATTERN_OPTIONS)
+    except re2.error as error:
+        # Backreferences and lookaround are Perl's, not RE2's: such a case cannot match.
+        why = error.args[0] if error.args else ""
+        why = why.decode(errors="replace") if isinstance(why, bytes) else str(why)
+        raise CaseError(f"invalid pattern: {why}") from None
     found = pattern.search(case.text[:_PATTERN_INPUT])
     if found is None:
         return None

@@ -28,6 +28,7 @@ from sutra.evals.targets import (
     target_kind,
 )
 from sutra.evals.targets.gpt import DEFAULT_MODEL, FUNCTION
+from sutra.runtime.environment import environment_from_settings
 
 
 async def prepare(spec: dict[str, Any], ctx: TargetContext) -> Prepared:
@@ -159,6 +160,7 @@ class FlowTarget:
             services=Services(llm=self.ctx.llm(), http=http, db=None, defer_usage=True),
             channel="sim",
             timezone=config.timezone,
+            environment=environment_from_settings(config),
             skip_time_waits=True,
             webhook_settings=WebhookSettings(
                 http_timeout=config.webhook_timeout,

@@ -6,9 +6,13 @@ import html
 import re
 from urllib.parse import quote
 
+import phonenumbers
+
 from sutra.expressions.functions.examples import show as show
 from sutra.expressions.functions.registry import Text, function
 
+# Longer is no phone number; libphonenumber is not asked about it.
+_MAX_PHONE = 50
 # goflow's URN schemes, sorted (@urns lists them in this order); a URN of another scheme is
 # not one.
 URN_SCHEMES: tuple[str, ...] = (
@@ -48,13 +52,19 @@ def _parts(urn: str) -> tuple[str, str, str]:
 
 
 def _national(number: str) -> str:
-    # The numbering plans Sutra knows by heart; any other number keeps its international form.
-    digits = number.lstrip("+")
-    if number.startswith("+1") and len(digits) == 11:
-        return f"({digits[1:4]}) {digits[4:7]}-{digits[7:]}"
-    if number.startswith("+91") and len(digits) == 12:
-        return f"0{digits[2:7]} {digits[7:]}"
-    return number
+    """A number as dialled in its country, from libphonenumber's metadata; one that is not a
+    possible international number stays as it is.
+
+    >>> _national("+250781234567"), _national("+919876543210"), _national("12345")
+    ('0781 234 567', '098765 43210', '12345')
+    """
+    try:
+        parsed = phonenumbers.parse(number[:_MAX_PHONE], None)
+    except phonenumbers.NumberParseException:
+        return number
+    if not phonenumbers.is_possible_number(parsed):
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
 @function
@@ -105,8 +115,8 @@ def attachment_parts(attachment: Text) -> dict[str, str]:
 
 @function
 def format_urn(urn: Text) -> str:
-    """A URN as a person would write it: a phone number as dialled in its country (for the
-    numbering plans Sutra knows), otherwise its display name or path.
+    """A URN as a person would write it: a phone number as dialled in its country, otherwise
+    its display name or path.
 
     >>> show('@(format_urn(contact.urn))')
     (202) 456-1111
