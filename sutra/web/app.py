@@ -99,10 +99,13 @@ def create_app(
         fetch = guarded_client()
         secret = config.webhook_secret
         sessions = create_session_factory(engine)
+        media = MediaStore(Path(server.sutra_media_dir), server.sutra_public_url)
+        if services is not None and services.media is None:
+            services.media = media
         runner = Runner(
             Repository(sessions),
             db,
-            services=services or Services(http=fetch, db=sessions, defer_usage=True),
+            services=services or Services(http=fetch, db=sessions, defer_usage=True, media=media),
             channel="sim",
             timezone=config.timezone,
             webhook_settings=WebhookSettings(
@@ -114,7 +117,6 @@ def create_app(
         )
         whatsapp = "whatsapp" if "whatsapp" in channels else "gupshup"
         runner.channels_by_scheme = {"whatsapp": whatsapp, "sim": "sim"}
-        media = MediaStore(Path(server.sutra_media_dir), server.sutra_public_url)
         share = server.whatsapp_messages_per_second / server.sutra_workers
         pacers = {"whatsapp": Pacer(share)}
         pipeline = Pipeline(
