@@ -84,7 +84,9 @@ async def audio_for(call: FunctionCall, speech: object, *, max_bytes: int, timeo
     """The audio ``speech`` names, else the contact's last voice note."""
     url = _url(speech) or await last_audio_url(call)
     if url is None:
-        raise FunctionError("no voice note: speech is not a URL and the contact sent none", 400)
+        raise FunctionError(
+            "no voice note: speech is not a URL and the contact sent none", status=400
+        )
     local = media_of(call).local(url)
     name = Path(urlsplit(url).path).name or "speech.ogg"
     mime = mimetypes.guess_type(name)[0] or OGG_OPUS
@@ -128,7 +130,9 @@ async def _download(
     except FetchRefused as exc:
         raise FunctionError(str(exc), status=403) from None
     except httpx.HTTPError as exc:
-        raise FunctionError(f"could not fetch the audio: {type(exc).__name__}", 502) from None
+        raise FunctionError(
+            f"could not fetch the audio: {type(exc).__name__}", status=502
+        ) from None
     finally:
         if owned:
             await http.aclose()
