@@ -35,6 +35,7 @@ from sutra.store.repository import Repository
 from sutra.web import (
     alerts,
     api,
+    assistant_pages,
     auth,
     chats,
     console,
@@ -157,6 +158,8 @@ def create_app(
     simulator.install(app)
     # Contacts, results, AI usage: their pages and their /api/v1 twins.
     console.install(app)
+    # Assistants: /assistants and /assistants/{id}, their calls under /console/api/assistants.
+    assistant_pages.install(app)
     # AI evaluations: /evals, /evals/api, /api/v1/evals, and the runs' background service.
     evals_pages.install(app)
 
