@@ -29,9 +29,7 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -61,6 +59,7 @@ from sutra.runtime.media import MediaStore  # noqa: E402
 from sutra.store.db import create_async_engine_for, create_session_factory, migrate  # noqa: E402
 from sutra.testing.documents import markdown_pdf  # noqa: E402
 from sutra.testing.openai_server import OpenAIStubServer  # noqa: E402
+from sutra.testing.voice import have_audio_tools, spoken  # noqa: E402
 
 DATA = ROOT / "tests" / "assistants"
 KEY = "asst_bench"
@@ -125,7 +124,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             report["retrieval"][mode] = await _retrieval(
                 db, assistant.id, answerable, uncovered, embedder, mode, thresholds
             )
-        if shutil.which("espeak-ng") and shutil.which("ffmpeg"):
+        if have_audio_tools():
             print("voice-filesearch-gpt steps (stub audio and model)…", file=sys.stderr)
             report["voice_step_ms"] = await _voice_latency(
                 assistants, Path(directory), min(args.latency_calls, 20)
@@ -264,14 +263,7 @@ async def _voice_latency(assistants: Assistants, folder: Path, calls: int) -> di
     """A voice note (espeak-ng, OGG/Opus) heard, answered and spoken back, the stub serving the
     audio endpoints and the model: Sutra's own work (conversions, retrieval, bookkeeping)."""
     await _contact(assistants)
-    wav = subprocess.run(
-        ["espeak-ng", "--stdout"], input=b"How is malaria spread?", capture_output=True
-    )
-    note = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", "pipe:0", "-c:a", "libopus", "-f", "ogg", "pipe:1"],
-        input=wav.stdout,
-        capture_output=True,
-    ).stdout
+    note = spoken("How is malaria spread?")
     media = MediaStore(folder / "media")
     url = media.save(note, "audio/ogg")
     with OpenAIStubServer(api_key=STUB_KEY) as stub, _environment(stub.base_url):

@@ -4,7 +4,6 @@ endpoints, or offline with espeak-ng; audio read from and kept in a real media f
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,13 @@ from sutra.llm.openai_provider import OpenAIProvider
 from sutra.runtime.media import MediaStore
 from sutra.store import models as m
 from sutra.testing.openai_server import ErrorReply, OpenAIStubServer, Reply
+from sutra.testing.voice import have_audio_tools, spoken
 from sutra.voice import audio
-from tests.e2e.test_e2e_filesearch import spoken
 
 from .conftest import ASSISTANT, KEY, Faq, add_contact
 
 pytestmark = pytest.mark.skipif(
-    not (shutil.which("espeak-ng") and shutil.which("ffmpeg")),
+    not have_audio_tools(),
     reason="apt-get install espeak-ng ffmpeg",
 )
 QUESTION = "How is malaria spread?"

@@ -5,8 +5,6 @@ endpoint, answered from the PDF and spoken back as an OGG/Opus voice note."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from sutra.runtime.runner import Runner
 from sutra.store import models as m
 from sutra.testing.documents import markdown_pdf
 from sutra.testing.openai_server import OpenAIStubServer, Reply
+from sutra.testing.voice import have_audio_tools, spoken
 
 from .helpers import GLIFIC_FLOWS, REPO_ROOT, converse, rows
 
@@ -100,21 +99,8 @@ async def test_a_question_the_documents_do_not_cover_is_not_guessed(
     assert openai_stub.requests == []
 
 
-def spoken(text: str) -> bytes:
-    """``text`` spoken by espeak-ng as a WhatsApp voice note (OGG/Opus), as a phone sends it."""
-    wav = subprocess.run(["espeak-ng", "--stdout"], input=text.encode(), capture_output=True)
-    ogg = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", "pipe:0", "-c:a", "libopus", "-f", "ogg", "pipe:1"],
-        input=wav.stdout,
-        capture_output=True,
-    )
-    assert ogg.stdout.startswith(b"OggS"), ogg.stderr
-    return ogg.stdout
-
-
 needs_audio_tools = pytest.mark.skipif(
-    not (shutil.which("espeak-ng") and shutil.which("ffmpeg")),
-    reason="apt-get install espeak-ng ffmpeg",
+    not have_audio_tools(), reason="apt-get install espeak-ng ffmpeg"
 )
 
 

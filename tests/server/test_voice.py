@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from pathlib import Path
 
 import httpx
@@ -23,8 +22,9 @@ from sutra.testing.graph_api import (
     whatsapp_text_payload,
 )
 from sutra.testing.openai_server import OpenAIStubServer, Reply
+from sutra.testing.voice import have_audio_tools, spoken
 from sutra.voice import audio
-from tests.e2e.test_e2e_filesearch import ASK, ASSISTANT, WAIT, spoken
+from tests.e2e.test_e2e_filesearch import ASK, ASSISTANT, WAIT
 from tests.server.conftest import ServerProcess, wait_for
 from tests.server.test_whatsapp import send, texts
 
@@ -36,7 +36,7 @@ PRIYA = "919876500001"
 pytestmark = [
     pytest.mark.skipif(not FLOW.is_file(), reason=f"the shared flow is not at {FLOW}"),
     pytest.mark.skipif(
-        not (shutil.which("espeak-ng") and shutil.which("ffmpeg")),
+        not have_audio_tools(),
         reason="apt-get install espeak-ng ffmpeg",
     ),
 ]
