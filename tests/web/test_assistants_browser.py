@@ -87,7 +87,8 @@ def test_make_an_assistant_give_it_documents_and_try_it(
     expect(cited).to_have_count(1)
     expect(cited).to_contain_text("How is malaria spread? (cited)")
     assert "female Anopheles" in stub.requests[-1]["messages"][0]["content"]
-    picture(page, "assistant.png", full_page=True)
+    page.locator("#documents-card > h2").scroll_into_view_if_needed()
+    picture(page, "assistant.png")
 
     # A question the FAQ does not cover: "don't know", no passage, no model call.
     asked = len(stub.requests)
