@@ -457,7 +457,7 @@ def _wav(pcm: bytes, rate: int = SPEECH_RATE) -> bytes:
 def _audio_kind(data: bytes) -> str | None:
     """The container of an audio file from its first bytes, else None.
 
-    >>> _audio_kind(b"OggS\x00\x02"), _audio_kind(b"RIFF....WAVEfmt "), _audio_kind(b"hello")
+    >>> _audio_kind(b"OggS..."), _audio_kind(b"RIFF....WAVEfmt "), _audio_kind(b"hello")
     ('ogg', 'wav', None)
     """
     if data.startswith(b"OggS"):
