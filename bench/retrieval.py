@@ -13,7 +13,8 @@ answer holds, and 5 questions the FAQ does not cover.
 - answer accuracy: the whole answer (retrieval, the model, the sources), right when it holds
   every keyword; and the uncovered questions answered "don't know".
 - latency of one filesearch-gpt call, as a flow makes it: with a stub model (the retrieval and
-  the bookkeeping) and with the answering model.
+  the bookkeeping) and with the answering model; and of one voice-filesearch-gpt call (a voice
+  note heard, answered, spoken back as OGG/Opus) with the stub serving audio and model.
 
 Vectors come from the OpenAI-compatible /embeddings when OPENAI_API_KEY or OPENAI_BASE_URL is
 set, else from the loopback stub (bag-of-words vectors: a stand-in, labelled so). Answers come
@@ -51,11 +52,14 @@ from sutra.assistants.store import Assistants  # noqa: E402
 from sutra.functions.filesearch import filesearch_gpt  # noqa: E402
 from sutra.functions.registry import FunctionCall  # noqa: E402
 from sutra.functions.services import Services  # noqa: E402
+from sutra.functions.speech import voice_filesearch_gpt  # noqa: E402
 from sutra.llm.base import LLMProvider  # noqa: E402
 from sutra.llm.openai_provider import OpenAIProvider  # noqa: E402
+from sutra.runtime.media import MediaStore  # noqa: E402
 from sutra.store.db import create_async_engine_for, create_session_factory, migrate  # noqa: E402
 from sutra.testing.documents import markdown_pdf  # noqa: E402
 from sutra.testing.openai_server import OpenAIStubServer  # noqa: E402
+from sutra.testing.voice import have_audio_tools, spoken  # noqa: E402
 
 DATA = ROOT / "tests" / "assistants"
 KEY = "asst_bench"
@@ -119,6 +123,11 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             print(f"retrieval: {mode}…", file=sys.stderr)
             report["retrieval"][mode] = await _retrieval(
                 db, assistant.id, answerable, uncovered, embedder, mode, thresholds
+            )
+        if have_audio_tools():
+            print("voice-filesearch-gpt steps (stub audio and model)…", file=sys.stderr)
+            report["voice_step_ms"] = await _voice_latency(
+                assistants, Path(directory), min(args.latency_calls, 20)
             )
         if not args.no_answers:
             print("answers (the model answers each question: minutes offline)…", file=sys.stderr)
@@ -250,6 +259,52 @@ async def _stub_latency(
     return _percentiles(took)
 
 
+async def _voice_latency(assistants: Assistants, folder: Path, calls: int) -> dict[str, float]:
+    """A voice note (espeak-ng, OGG/Opus) heard, answered and spoken back, the stub serving the
+    audio endpoints and the model: Sutra's own work (conversions, retrieval, bookkeeping)."""
+    await _contact(assistants)
+    note = spoken("How is malaria spread?")
+    media = MediaStore(folder / "media")
+    url = media.save(note, "audio/ogg")
+    with OpenAIStubServer(api_key=STUB_KEY) as stub, _environment(stub.base_url):
+        stub.hears(note, "How is malaria spread?")
+        provider = OpenAIProvider(api_key=STUB_KEY, base_url=stub.base_url)
+        took = []
+        for _ in range(calls):
+            call = FunctionCall(
+                fields={
+                    "organization_id": 1,
+                    "contact_id": 1,
+                    "flow_id": "bench",
+                    "speech": url,
+                    "assistant_id": KEY,
+                    "source_language": "english",
+                    "target_language": "english",
+                },
+                services=Services(llm=provider, db=assistants.db, media=media),
+            )
+            started = time.perf_counter()
+            await voice_filesearch_gpt(call)
+            took.append((time.perf_counter() - started) * 1000)
+        await provider.aclose()
+    return _percentiles(took)
+
+
+@contextmanager
+def _environment(base_url: str) -> Iterator[None]:
+    """The speech engine is chosen by the environment's key and base URL: the stub's, here."""
+    saved = {k: os.environ.get(k) for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    os.environ.update(OPENAI_API_KEY=STUB_KEY, OPENAI_BASE_URL=base_url)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _percentiles(took: list[float]) -> dict[str, float]:
     ordered = sorted(took)
     return {
@@ -281,6 +336,12 @@ def show(report: dict[str, Any]) -> None:
         print(
             f"{mode:<10} {row['recall_at_5']:>9.3f} {row['answered']:>9.3f} "
             f"{row['declined']:>9.3f} {row['p50_ms']:>8.2f}"
+        )
+    voice = report.get("voice_step_ms")
+    if voice:
+        print(
+            f"voice-filesearch-gpt step (stub audio and model): p50 {voice['p50']} ms, "
+            f"p95 {voice['p95']} ms"
         )
     answers = report.get("answers")
     if answers:

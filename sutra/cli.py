@@ -338,7 +338,7 @@ def usage(
     table = Table(title="LLM usage" + (f" since {start:%Y-%m-%d %H:%M} UTC" if start else ""))
     for key in keys:
         table.add_column(key, overflow="fold")
-    for header in ("calls", "prompt", "completion", "total", "cost", "ms avg"):
+    for header in ("calls", "prompt", "completion", "total", "cost", "ms avg", "audio s"):
         table.add_column(header, justify="right")
     for row in data["groups"]:
         table.add_row(*(str(row[key]) for key in keys), *_measures(row))
@@ -353,6 +353,7 @@ _MEASURES = (
     "total_tokens",
     "cost",
     "avg_latency_ms",
+    "audio_seconds",
 )
 
 

@@ -15,6 +15,8 @@ class LLMPrice(BaseModel):
 
     prompt: float = Field(ge=0)
     completion: float = Field(ge=0)
+    # Speech models: USD per minute of audio heard or spoken.
+    audio_minute: float = Field(default=0, ge=0)
 
 
 # OpenAI's list prices (standard tier) when this table was written; override with
@@ -29,6 +31,11 @@ DEFAULT_PRICES: dict[str, LLMPrice] = {
     # Embeddings (evaluations' similarity): input tokens only.
     "text-embedding-3-small": LLMPrice(prompt=0.02, completion=0),
     "text-embedding-3-large": LLMPrice(prompt=0.13, completion=0),
+    # Speech: transcription per minute heard; speech per minute spoken (OpenAI's estimate).
+    "whisper-1": LLMPrice(prompt=0, completion=0, audio_minute=0.006),
+    "gpt-4o-transcribe": LLMPrice(prompt=0, completion=0, audio_minute=0.006),
+    "gpt-4o-mini-transcribe": LLMPrice(prompt=0, completion=0, audio_minute=0.003),
+    "gpt-4o-mini-tts": LLMPrice(prompt=0, completion=0, audio_minute=0.015),
 }
 
 

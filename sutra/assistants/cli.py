@@ -79,6 +79,38 @@ def create(
     out.print(f"created assistant {created.key} ({created.name})", highlight=False)
 
 
+@assistant_app.command("update")
+def update(
+    key: Annotated[str, typer.Argument(help="The assistant's id")],
+    name: Annotated[str | None, typer.Option(help="A new name")] = None,
+    instructions: Annotated[str | None, typer.Option(help="The system prompt")] = None,
+    model: Annotated[str | None, typer.Option(help="The chat model")] = None,
+    temperature: Annotated[float | None, typer.Option(min=0, max=2)] = None,
+    dont_know: Annotated[
+        str | None, typer.Option(help="The answer when the documents do not cover a question")
+    ] = None,
+    live: Annotated[bool, typer.Option(help="Make the new version the one flows use")] = False,
+) -> None:
+    """Change an assistant: a new version with the changes (live at once with --live)."""
+
+    updated = _run(
+        lambda assistants: assistants.update(
+            key,
+            name=name,
+            instructions=instructions,
+            model=model,
+            temperature=temperature,
+            dont_know=dont_know,
+            make_live=live,
+        )
+    )
+    live_number = updated.live.number if updated.live else None
+    out.print(
+        f"assistant {updated.key}: {updated.versions} versions, live version {live_number}",
+        highlight=False,
+    )
+
+
 @assistant_app.command("list")
 def list_assistants() -> None:
     """The assistants, their live version and how many documents they have."""

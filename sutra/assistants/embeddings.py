@@ -94,6 +94,12 @@ class OpenAIEmbedder:
         )
         return Embedded(vectors, usage)
 
+    async def aclose(self) -> None:
+        """Close the pooled connections (optional: a process may simply exit)."""
+        if self._client_of is not None:
+            await self._client_of[1].close()
+            self._client_of = None
+
 
 def unit(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to length 1 (a zero row stays zero), so a dot product is the cosine."""

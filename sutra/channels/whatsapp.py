@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import logging
 import math
+import mimetypes
 import re
 import string
 from collections.abc import Iterable, Mapping
@@ -453,19 +454,36 @@ def parse_attachment(attachment: str) -> Attachment:
 
     >>> parse_attachment("application/pdf:https://x.org/a/report.pdf")
     Attachment(kind='document', mime='application/pdf', ref='https://x.org/a/report.pdf')
-    >>> parse_attachment("https://x.org/cat.png").kind
-    'document'
+    >>> parse_attachment("https://x.org/cat.png").kind, parse_attachment("https://x.org/a").kind
+    ('image', 'document')
     """
     prefix, sep, ref = attachment.strip().partition(":")
     if not sep or prefix.lower() in ("http", "https") or ref.startswith("//"):
-        # No type given: a document is the one kind WhatsApp accepts for any file.
-        return Attachment("document", None, attachment.strip())
+        return _untyped(attachment.strip())
     prefix = prefix.strip().lower()
+    if prefix == "expression":
+        # The flow editor's "expression" attachment: its value is the URL (Glific's
+        # voice-filesearch-gpt's @results.x.media_url), maybe itself typed.
+        return parse_attachment(ref.strip()) if ref.strip() else _untyped(ref)
     major, slash, _ = prefix.partition("/")
     mime = prefix if slash else None
     # Anything else ("document", "file", "application/pdf", "text/csv"...) goes as a document.
     kind = major if major in ("image", "audio", "video", "sticker") else "document"
     return Attachment(kind, mime, ref.strip())
+
+
+def _untyped(url: str) -> Attachment:
+    """A URL with no type: the type its extension names, else a document (the one kind
+    WhatsApp accepts for any file).
+
+    >>> _untyped("https://x.org/media/ab.ogg"), _untyped("https://x.org/f").kind
+    (Attachment(kind='audio', mime='audio/ogg', ref='https://x.org/media/ab.ogg'), 'document')
+    """
+    mime = mimetypes.guess_type(urlsplit(url).path)[0] if _URL.match(url) else None
+    major = (mime or "").partition("/")[0]
+    if major in ("image", "audio", "video"):
+        return Attachment(major, mime, url)
+    return Attachment("document", None, url)
 
 
 class WhatsAppCloud:

@@ -40,6 +40,19 @@ def normalize_language(language: str) -> str:
     return key
 
 
+def language_name(language: str) -> str:
+    """The English name of a language written as a name or a code, else the value as written.
+
+    >>> language_name("hin"), language_name("ta"), language_name("Hindi"), language_name("xx")
+    ('Hindi', 'Tamil', 'Hindi', 'xx')
+    """
+    code = normalize_language(language)
+    for name, codes in _LANGUAGES.items():
+        if code == codes[0]:
+            return name.capitalize()
+    return language.strip()
+
+
 def language_keys(language: str | None) -> list[str]:
     """Keys a flow's ``localization`` may use for ``language``.
 

@@ -218,6 +218,12 @@ def run_command(
         str | None, typer.Option(help="json_object, or a response_format as JSON")
     ] = None,
     flow: Annotated[str | None, typer.Option(help="A flow (name, uuid or file)")] = None,
+    assistant: Annotated[
+        str | None, typer.Option(help="An assistant's id: answered from its documents")
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option(min=1, help="With --assistant: a version (default: the live)")
+    ] = None,
     node: Annotated[str | None, typer.Option(help="With --flow: its GPT node's uuid")] = None,
     result: Annotated[
         str | None, typer.Option(help="With --flow: the result holding the answer")
@@ -235,8 +241,8 @@ def run_command(
         float | None, typer.Option(help="Do not start when the estimate is over this (USD)")
     ] = None,
 ) -> None:
-    """Evaluate a golden set against a parse_via_chat_gpt configuration, a flow's GPT node or
-    a whole flow; print the estimate, a progress bar and the summary."""
+    """Evaluate a golden set against a parse_via_chat_gpt configuration, an assistant, a flow's
+    GPT node or a whole flow; print the estimate, a progress bar and the summary."""
     from pydantic import ValidationError
 
     from sutra.evals import runner
@@ -257,7 +263,9 @@ def run_command(
     async def work(sessions: store.Sessions) -> dict[str, Any]:
         golden_set = await _golden(sessions, golden, golden_name)
         target: dict[str, Any]
-        if flow is not None:
+        if assistant is not None:
+            target = {"kind": "assistant", "key": assistant, "version": version}
+        elif flow is not None:
             flow_uuid = await _flow(sessions, flow)
             if node is not None:
                 target = {"kind": "flow_node", "flow_uuid": flow_uuid, "node_uuid": node}
@@ -275,7 +283,10 @@ def run_command(
                 "response_format": fmt,
             }
         else:
-            raise _die("say what to evaluate: --prompt/--model, or --flow (with --node/--result)")
+            raise _die(
+                "say what to evaluate: --prompt/--model, --assistant, or --flow "
+                "(with --node/--result)"
+            )
         try:
             run = await runner.create_run(
                 sessions,

@@ -9,13 +9,11 @@ Each expected answer is embedded once per run, however many repeats ask for it.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from sutra.evals import metering
 from sutra.evals.scoring import Lexical, cosine
-from sutra.llm.base import LLMError, Usage
 
 METHODS = ("auto", "embedding", "lexical")
 
@@ -42,6 +40,9 @@ class LexicalSimilarity:
 
 
 class EmbeddingSimilarity:
+    """Cosine of the answer's and the expected answer's vectors, from the assistants'
+    :class:`~sutra.assistants.embeddings.OpenAIEmbedder` (one ``/embeddings`` client)."""
+
     def __init__(
         self,
         *,
@@ -51,63 +52,23 @@ class EmbeddingSimilarity:
         timeout: float = 60.0,
         max_retries: int = 2,
     ) -> None:
+        from sutra.assistants.embeddings import OpenAIEmbedder
+
         self.model = model
         self.name = f"embedding ({model})"
-        self._api_key = api_key
-        self._base_url = base_url
-        self._timeout = timeout
-        self._max_retries = max_retries
-        self._client: Any = None
+        self._embedder = OpenAIEmbedder(
+            model=model,
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
         self._expected: dict[str, asyncio.Future[list[float]]] = {}
 
-    def _get_client(self) -> Any:
-        if self._client is None:
-            import openai
-
-            from sutra.http import async_client
-
-            try:
-                self._client = openai.AsyncOpenAI(
-                    api_key=self._api_key,
-                    base_url=self._base_url,
-                    timeout=self._timeout,
-                    max_retries=self._max_retries,
-                    http_client=async_client(timeout=self._timeout, follow_redirects=True),
-                )
-            except openai.OpenAIError as exc:
-                raise LLMError(
-                    "embeddings need an OpenAI API key (set OPENAI_API_KEY) or --similarity lexical"
-                ) from exc
-        return self._client
-
     async def embed(self, texts: list[str]) -> list[list[float]]:
-        import openai
-
-        client = self._get_client()
-        started = time.perf_counter()
-        try:
-            response = await client.embeddings.create(model=self.model, input=texts)
-        except openai.APIStatusError as exc:
-            body = exc.body if isinstance(exc.body, dict) else {}
-            message = body.get("message") or f"HTTP {exc.status_code}"
-            raise LLMError(f"embeddings failed: {message}", status=exc.status_code) from exc
-        except openai.OpenAIError as exc:
-            raise LLMError(f"embeddings failed: {type(exc).__name__}") from exc
-        usage = response.usage
-        metering.record(
-            "eval_embedding",
-            Usage(
-                provider="openai",
-                model=response.model or self.model,
-                prompt_tokens=usage.prompt_tokens if usage else 0,
-                completion_tokens=0,
-                latency_ms=(time.perf_counter() - started) * 1000,
-            ),
-        )
-        ordered = sorted(response.data, key=lambda item: item.index)
-        if len(ordered) != len(texts):
-            raise LLMError(f"embeddings: {len(texts)} texts sent, {len(ordered)} vectors back")
-        return [list(item.embedding) for item in ordered]
+        embedded = await self._embedder.embed(texts)
+        metering.record("eval_embedding", embedded.usage)
+        return [row.tolist() for row in embedded.vectors]
 
     async def score(self, answer: str, expected: str) -> float:
         if not answer.strip():
@@ -126,9 +87,7 @@ class EmbeddingSimilarity:
         return (await self.embed([text]))[0]
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        await self._embedder.aclose()
 
 
 def openai_key(org_settings: Mapping[str, Any]) -> tuple[str | None, str | None]:

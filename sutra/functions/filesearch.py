@@ -37,7 +37,7 @@ def assistant_of_thread(thread_id: str) -> str | None:
     return key if mark and key and rest else None
 
 
-def _given(value: Any) -> str:
+def given(value: Any) -> str:
     """A body field as text; a variable left unresolved (``@results.x.thread_id`` before the
     result exists) is no value."""
     text = str(value or "").strip()
@@ -67,21 +67,30 @@ async def filesearch_gpt(call: FunctionCall) -> dict[str, Any]:
     When the documents do not cover the question the answer is the assistant's "don't know"
     text, and the model is not asked.
     """
+    question = given(call.fields.get("question"))
+    if not question:
+        raise FunctionError("question is empty", status=400)
+    return await answer_from_documents(call, question, function=FUNCTION)
+
+
+async def answer_from_documents(
+    call: FunctionCall, question: str, *, function: str
+) -> dict[str, Any]:
+    """The assistant's answer to ``question`` with ``message``, ``thread_id`` and
+    ``assistant_id``: the fields ``assistant_id``, ``thread_id`` and ``remove_citation`` of the
+    call say which assistant and conversation (the voice file search shares them)."""
     # Deferred: loading the registry must not load numpy and the retrieval code.
     from sutra.assistants.answer import ask
     from sutra.assistants.store import AssistantError, Assistants
 
-    question = _given(call.fields.get("question"))
-    if not question:
-        raise FunctionError("question is empty", status=400)
-    thread_id = _given(call.fields.get("thread_id"))
-    key = _given(call.fields.get("assistant_id")) or assistant_of_thread(thread_id) or ""
+    thread_id = given(call.fields.get("thread_id"))
+    key = given(call.fields.get("assistant_id")) or assistant_of_thread(thread_id) or ""
     if not key:
         raise FunctionError("assistant_id is empty", status=400)
     caller = Caller.of(call)
     db = call.services.db
     if db is None or caller.organization_id is None:
-        raise FunctionError("filesearch-gpt needs a database and an organization_id")
+        raise FunctionError(f"{function} needs a database and an organization_id")
     config = get_settings()
     memory = Memory(db, max_turns=config.llm_memory_turns, max_tokens=config.llm_memory_tokens)
     thread_id = thread_id or new_thread_id(key)
@@ -94,7 +103,7 @@ async def filesearch_gpt(call: FunctionCall) -> dict[str, Any]:
             Assistants(db, caller.organization_id),
             key,
             question,
-            function=FUNCTION,
+            function=function,
             thread=thread,
             remove_citation=_truthy(call.fields.get("remove_citation")),
         )

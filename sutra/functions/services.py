@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from sutra.llm.base import LLMProvider
+    from sutra.runtime.media import MediaStore
 
 
 @dataclass
@@ -24,3 +25,6 @@ class Services:
     # The runner stores each call's usage with the step that made it (one transaction);
     # a function called on its own stores it at once.
     defer_usage: bool = False
+    # Where voice notes are read and spoken answers kept (served at /media); None: the
+    # folder and public URL of the server's settings.
+    media: MediaStore | None = None

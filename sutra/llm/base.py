@@ -13,6 +13,8 @@ class Usage:
     prompt_tokens: int
     completion_tokens: int
     latency_ms: float
+    # Speech heard or spoken (speech to text, text to speech), billed per minute.
+    audio_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,8 @@ def cost_of(usage: Usage, prices: Mapping[str, LLMPrice]) -> float:
     price = price_for(usage.model, prices)
     if price is None:
         return 0.0
-    return (usage.prompt_tokens * price.prompt + usage.completion_tokens * price.completion) / 1e6
+    tokens = (usage.prompt_tokens * price.prompt + usage.completion_tokens * price.completion) / 1e6
+    return tokens + usage.audio_seconds / 60 * price.audio_minute
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class UsageStore:
                     prompt_tokens=usage.prompt_tokens,
                     completion_tokens=usage.completion_tokens,
                     latency_ms=usage.latency_ms,
+                    audio_seconds=usage.audio_seconds,
                     cost=cost,
                 )
             )
@@ -205,6 +207,7 @@ class UsageStore:
             func.coalesce(func.sum(u.completion_tokens), 0).label("completion_tokens"),
             func.coalesce(func.sum(u.cost), 0.0).label("cost"),
             func.coalesce(func.avg(u.latency_ms), 0.0).label("avg_latency_ms"),
+            func.coalesce(func.sum(u.audio_seconds), 0.0).label("audio_seconds"),
         )
         conditions = []
         if since is not None:
@@ -264,4 +267,5 @@ def _totals(row: Mapping[Any, Any], *, keys: list[str]) -> dict[str, Any]:
         "total_tokens": prompt + completion,
         "cost": round(float(row["cost"]), 6),
         "avg_latency_ms": round(float(row["avg_latency_ms"]), 1),
+        "audio_seconds": round(float(row["audio_seconds"]), 1),
     }

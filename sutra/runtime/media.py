@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import mimetypes
+import re
 import uuid
 from pathlib import Path
 
@@ -54,10 +55,32 @@ class MediaStore:
                 out.append(attachment)
                 continue
             mime = (mime or kind).split(";")[0].strip()
-            extension = mimetypes.guess_extension(mime) or ""
-            name = f"{uuid.uuid4().hex}{extension}"
-            self.folder.mkdir(parents=True, exist_ok=True)
-            (self.folder / name).write_bytes(data)
-            out.append(f"{mime}:{self.public_url}/media/{name}")
+            out.append(f"{mime}:{self.save(data, mime)}")
             changed = True
         return out if changed else None
+
+    def save(self, data: bytes, mime: str) -> str:
+        """Keep ``data`` under a new name; the URL ``sutra serve`` serves it at."""
+        extension = _EXTENSIONS.get(mime) or mimetypes.guess_extension(mime) or ""
+        name = f"{uuid.uuid4().hex}{extension}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / name).write_bytes(data)
+        return f"{self.public_url}/media/{name}"
+
+    def local(self, url: str) -> Path | None:
+        """The file behind one of this store's URLs (absolute or ``/media/…``), else None."""
+        prefixes = [f"{self.public_url}/media/", "/media/"] if self.public_url else ["/media/"]
+        prefix = next((p for p in prefixes if url.startswith(p)), None)
+        if prefix is None:
+            return None
+        name = url[len(prefix) :].split("?", 1)[0]
+        # Names are ours (hex and an extension): anything else is not our file.
+        if not _NAME.fullmatch(name):
+            return None
+        path = self.folder / name
+        return path if path.is_file() else None
+
+
+# WhatsApp voice notes: mimetypes knows ".oga" for audio/ogg, which players shun.
+_EXTENSIONS = {"audio/ogg": ".ogg", "audio/mpeg": ".mp3", "audio/wav": ".wav"}
+_NAME = re.compile(r"[0-9a-f]{32}(\.[A-Za-z0-9]{1,8})?")

@@ -452,6 +452,7 @@ def _usage_rows(call: WebhookLog, flow_uuid: str) -> list[work.UsageRow]:
             latency_ms=u.latency_ms,
             cost=cost_of(u, prices),
             flow_uuid=flow_uuid,
+            audio_seconds=u.audio_seconds,
         )
         for u in call.usage
     ]

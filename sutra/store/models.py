@@ -636,6 +636,8 @@ class LLMUsage(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer(), default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer(), default=0)
     latency_ms: Mapped[float] = mapped_column(Float(), default=0.0)
+    # Speech transcribed or synthesised (voice notes in, audio replies out).
+    audio_seconds: Mapped[float] = mapped_column(Float(), default=0.0, server_default="0")
     # USD, from the price table at the time of the call.
     cost: Mapped[float] = mapped_column(Float(), default=0.0)
     created_at: Mapped[datetime] = _created_at()

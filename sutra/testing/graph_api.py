@@ -460,6 +460,14 @@ def _check_message(body: Any) -> tuple[int, str] | None:
     if kind in _MEDIA_KINDS:
         if not (content.get("link") or content.get("id")):
             return 100, f"The parameter {kind}['link'] or {kind}['id'] is required."
+        link = content.get("link")
+        # Meta fetches a link itself: it must be an absolute http(s) URL.
+        if link is not None and not (
+            isinstance(link, str) and link.startswith(("http://", "https://"))
+        ):
+            return 100, f"Param {kind}['link'] is not a valid URL"
+        if kind in ("audio", "sticker") and "caption" in content:
+            return 100, f"Param {kind}['caption'] is not allowed"
         return None
     if kind == "template":
         if not content.get("name") or not isinstance(content.get("language"), dict):
@@ -544,6 +552,32 @@ def whatsapp_text_payload(
         "text": {"body": text},
     }
     return _webhook({"contacts": [contact], "messages": [message]}, phone_number_id)
+
+
+def whatsapp_media_payload(
+    from_: str,
+    kind: str,
+    media_id: str,
+    mime_type: str,
+    *,
+    voice: bool = False,
+    name: str | None = "Test User",
+    wamid: str | None = None,
+    phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
+) -> dict[str, Any]:
+    """A ``messages`` webhook carrying one media message (``kind``: image, audio, …) whose
+    bytes the stub serves under ``media_id`` (:meth:`GraphAPIStubServer.add_media`);
+    ``voice`` marks an audio message recorded in WhatsApp (a voice note)."""
+    payload = whatsapp_text_payload(
+        from_, "", name=name, wamid=wamid, phone_number_id=phone_number_id
+    )
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    del message["text"]
+    media: dict[str, Any] = {"id": media_id, "mime_type": mime_type, "sha256": "stub"}
+    if kind == "audio":
+        media["voice"] = voice
+    message.update(type=kind, **{kind: media})
+    return payload
 
 
 def whatsapp_status_payload(

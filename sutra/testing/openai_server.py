@@ -22,6 +22,13 @@ share words point the same way, texts that share none are orthogonal, so similar
 mean something in tests. ``respond(fn)`` answers chat requests with nothing planned from their
 body (``fn(body)`` returns a :class:`Reply`, or None for the default), e.g. an LLM judge.
 
+``POST /v1/audio/transcriptions`` takes the SDK's multipart upload (``file``, ``model``,
+``language``, ``response_format``) and answers what :meth:`OpenAIStubServer.hears` registered for
+those exact bytes, else the next :meth:`plan_audio` transcript, else ``"audio of N bytes"``; a
+file that is no audio (OGG, WAV, MP3, FLAC, MP4, WebM) is a 400, as OpenAI answers.
+``POST /v1/audio/speech`` answers real audio: a WAV (or raw PCM) tone a quarter second per word,
+so that length and conversions can be checked; other formats are a 400 (the stub encodes none).
+
 Run ``python -m sutra.testing.openai_server --port 8765`` for a manual demo server.
 """
 
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import itertools
 import json
 import math
@@ -37,6 +45,7 @@ import re
 import struct
 import threading
 import time
+import wave
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +53,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import UploadFile
 
 from sutra.testing.loopback import Clock, LoopbackServer, command_line, serve_until_interrupted
 
@@ -131,6 +141,18 @@ class Received:
     client_port: int | None
 
 
+@dataclass(frozen=True)
+class AudioRequest:
+    """One audio call: ``endpoint`` is ``transcriptions`` or ``speech``; for a transcription
+    ``data`` is the uploaded file, for speech ``fields['input']`` the text."""
+
+    endpoint: str
+    fields: dict[str, Any]
+    data: bytes = b""
+    filename: str | None = None
+    content_type: str | None = None
+
+
 @dataclass
 class _State:
     api_key: str | None
@@ -143,6 +165,9 @@ class _State:
     faults_served: dict[str, int] = field(default_factory=dict)
     responder: Callable[[dict[str, Any]], Planned | None] | None = None
     embedding_requests: list[dict[str, Any]] = field(default_factory=list)
+    audio_plan: deque[str | ErrorReply] = field(default_factory=deque)
+    audio_requests: list[AudioRequest] = field(default_factory=list)
+    heard: dict[str, str] = field(default_factory=dict)
 
     def next_answer(self, body: dict[str, Any] | None = None) -> Planned:
         """The planned answer, else a fault when one is drawn, else the responder's answer,
@@ -163,7 +188,8 @@ class _State:
 
 
 class OpenAIStubServer(LoopbackServer):
-    """Serves ``POST /v1/chat/completions`` and ``/v1/embeddings`` from a background thread.
+    """Serves ``POST /v1/chat/completions``, ``/v1/embeddings`` and ``/v1/audio/…`` from a
+    background thread.
 
     ``port=0`` picks a free port. ``api_key`` makes it reject other bearer tokens with 401.
     ``delay`` (seconds) is added before every answer, as a stand-in for model latency.
@@ -224,6 +250,22 @@ class OpenAIStubServer(LoopbackServer):
         with self._state.lock:
             return list(self._state.embedding_requests)
 
+    @property
+    def audio_requests(self) -> list[AudioRequest]:
+        """Every ``/v1/audio/...`` request received, in order."""
+        with self._state.lock:
+            return list(self._state.audio_requests)
+
+    def hears(self, audio: bytes, transcript: str) -> None:
+        """Transcribe exactly these bytes as ``transcript``, whenever they are uploaded."""
+        with self._state.lock:
+            self._state.heard[hashlib.sha256(audio).hexdigest()] = transcript
+
+    def plan_audio(self, *answers: str | ErrorReply) -> None:
+        """Queue answers (a transcript or an error) for the next audio requests."""
+        with self._state.lock:
+            self._state.audio_plan.extend(answers)
+
     def respond(self, responder: Callable[[dict[str, Any]], Planned | None] | None) -> None:
         """Answer chat requests with nothing planned by ``responder(body)`` (None: default)."""
         with self._state.lock:
@@ -242,6 +284,9 @@ class OpenAIStubServer(LoopbackServer):
             self._state.faults_served.clear()
             self._state.embedding_requests.clear()
             self._state.responder = None
+            self._state.audio_plan.clear()
+            self._state.audio_requests.clear()
+            self._state.heard.clear()
 
     def _make_app(self) -> FastAPI:
         return _make_app(self._state, self.clock)
@@ -358,7 +403,140 @@ def _make_app(state: _State, clock: Clock) -> FastAPI:
             }
         )
 
+    def refused(headers: dict[str, str]) -> JSONResponse | None:
+        if state.api_key is not None and headers.get("authorization") != f"Bearer {state.api_key}":
+            return _error(
+                ErrorReply(
+                    401,
+                    "Incorrect API key provided.",
+                    type="invalid_request_error",
+                    code="invalid_api_key",
+                )
+            )
+        return None
+
+    @app.post("/v1/audio/transcriptions")
+    async def transcriptions(request: Request) -> Response:
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        try:
+            form = await request.form(max_files=1, max_fields=20)
+        except Exception:
+            form = None
+        upload = form.get("file") if form is not None else None
+        fields = {k: v for k, v in form.items() if isinstance(v, str)} if form is not None else {}
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+        with state.lock:
+            state.audio_requests.append(
+                AudioRequest(
+                    "transcriptions",
+                    fields,
+                    data,
+                    upload.filename if isinstance(upload, UploadFile) else None,
+                    upload.content_type if isinstance(upload, UploadFile) else None,
+                )
+            )
+        if (denied := refused(headers)) is not None:
+            return denied
+        if not fields.get("model") or not isinstance(upload, UploadFile):
+            return _error(
+                ErrorReply(400, "The request needs 'model' and a 'file'.", "invalid_request_error")
+            )
+        if _audio_kind(data) is None:
+            return _error(
+                ErrorReply(
+                    400,
+                    "Invalid file format. Supported formats: ['flac', 'm4a', 'mp3', 'mp4', "
+                    "'mpeg', 'mpga', 'oga', 'ogg', 'wav', 'webm']",
+                    "invalid_request_error",
+                )
+            )
+        with state.lock:
+            known = state.heard.get(hashlib.sha256(data).hexdigest())
+            planned = state.audio_plan.popleft() if known is None and state.audio_plan else None
+        await clock.pause(clock.delay)
+        if isinstance(planned, ErrorReply):
+            return _error(planned)
+        text = known if known is not None else planned or f"audio of {len(data)} bytes"
+        if fields.get("response_format") == "text":
+            return Response(text, media_type="text/plain")
+        return JSONResponse({"text": text})
+
+    @app.post("/v1/audio/speech")
+    async def speech(request: Request) -> Response:
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        body = body if isinstance(body, dict) else {}
+        with state.lock:
+            state.audio_requests.append(AudioRequest("speech", body))
+        if (denied := refused(headers)) is not None:
+            return denied
+        text, fmt = body.get("input"), body.get("response_format") or "mp3"
+        if not body.get("model") or not body.get("voice") or not isinstance(text, str) or not text:
+            return _error(
+                ErrorReply(
+                    400, "The request needs 'model', 'voice' and 'input'.", "invalid_request_error"
+                )
+            )
+        if fmt not in ("wav", "pcm"):
+            return _error(
+                ErrorReply(400, f"The stub speaks wav and pcm, not {fmt}.", "invalid_request_error")
+            )
+        with state.lock:
+            planned = state.audio_plan.popleft() if state.audio_plan else None
+        await clock.pause(clock.delay)
+        if isinstance(planned, ErrorReply):
+            return _error(planned)
+        pcm = tone(max(0.5, 0.25 * len(text.split())))
+        if fmt == "pcm":
+            return Response(pcm, media_type="audio/pcm")
+        return Response(_wav(pcm), media_type="audio/wav")
+
     return app
+
+
+SPEECH_RATE = 24_000  # OpenAI's speech is 24 kHz, 16-bit mono
+
+
+def tone(seconds: float, rate: int = SPEECH_RATE) -> bytes:
+    """``seconds`` of a soft 220 Hz tone as 16-bit mono PCM: audio any decoder reads."""
+    frames = int(seconds * rate)
+    return b"".join(
+        struct.pack("<h", int(3000 * math.sin(2 * math.pi * 220 * i / rate))) for i in range(frames)
+    )
+
+
+def _wav(pcm: bytes, rate: int = SPEECH_RATE) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm)
+    return buffer.getvalue()
+
+
+def _audio_kind(data: bytes) -> str | None:
+    """The container of an audio file from its first bytes, else None.
+
+    >>> _audio_kind(b"OggS..."), _audio_kind(b"RIFF....WAVEfmt "), _audio_kind(b"hello")
+    ('ogg', 'wav', None)
+    """
+    if data.startswith(b"OggS"):
+        return "ogg"
+    if data.startswith(b"RIFF") and data[8:12] == b"WAVE":
+        return "wav"
+    if data.startswith(b"ID3") or data[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+        return "mp3"
+    if data.startswith(b"fLaC"):
+        return "flac"
+    if data[4:8] == b"ftyp":
+        return "mp4"
+    if data.startswith(b"\x1a\x45\xdf\xa3"):
+        return "webm"
+    return None
 
 
 EMBEDDING_DIMENSIONS = 256

@@ -36,6 +36,7 @@ from sutra.store.repository import Repository
 from sutra.web import (
     alerts,
     api,
+    assistant_pages,
     auth,
     chats,
     cleaning,
@@ -101,10 +102,13 @@ def create_app(
         fetch = guarded_client()
         secret = config.webhook_secret
         sessions = create_session_factory(engine)
+        media = MediaStore(Path(server.sutra_media_dir), server.sutra_public_url)
+        if services is not None and services.media is None:
+            services.media = media
         runner = Runner(
             Repository(sessions),
             db,
-            services=services or Services(http=fetch, db=sessions, defer_usage=True),
+            services=services or Services(http=fetch, db=sessions, defer_usage=True, media=media),
             channel="sim",
             timezone=config.timezone,
             environment=environment_from_settings(config),
@@ -117,7 +121,6 @@ def create_app(
         )
         whatsapp = "whatsapp" if "whatsapp" in channels else "gupshup"
         runner.channels_by_scheme = {"whatsapp": whatsapp, "sim": "sim"}
-        media = MediaStore(Path(server.sutra_media_dir), server.sutra_public_url)
         share = server.whatsapp_messages_per_second / server.sutra_workers
         pacers = {"whatsapp": Pacer(share)}
         pipeline = Pipeline(
@@ -161,6 +164,8 @@ def create_app(
     simulator.install(app)
     # Contacts, results, AI usage: their pages and their /api/v1 twins.
     console.install(app)
+    # Assistants: /assistants and /assistants/{id}, their calls under /console/api/assistants.
+    assistant_pages.install(app)
     # AI evaluations: /evals, /evals/api, /api/v1/evals, and the runs' background service.
     evals_pages.install(app)
 

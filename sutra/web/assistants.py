@@ -1,4 +1,5 @@
-"""REST API for assistants under ``/api/v1/assistants`` (bearer token, like the rest of it).
+"""REST API for assistants under ``/api/v1/assistants`` (bearer token, like the rest of it),
+and the same under ``/console/api/assistants`` for the assistant pages (signed-in staff).
 
 Create, list, read and update assistants (an update adds a version; ``live`` makes it the one
 flows use), upload, list and delete documents, read a document's passages, and ask a question:
@@ -20,11 +21,12 @@ from sutra.assistants.store import DEFAULT_MODEL, AssistantError, Assistants
 from sutra.functions.registry import FunctionCall, FunctionError
 from sutra.functions.services import Services
 from sutra.web.api import require_token
+from sutra.web.auth import api_user
 from sutra.web.state import AppState, app_state
 
-router = APIRouter(
-    prefix="/api/v1/assistants", dependencies=[Depends(require_token)], tags=["assistants"]
-)
+# The routes, mounted twice: the REST API (bearer token) and the pages' JSON API (the signed-in
+# user, CSRF-checked), so that every action on the assistant pages is also in the REST API.
+routes = APIRouter(prefix="/assistants", tags=["assistants"])
 State = Annotated[AppState, Depends(app_state)]
 DocumentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ASK_FUNCTION = "assistant:ask"
@@ -65,7 +67,7 @@ class Question(BaseModel):
     retrieval: Mode = "hybrid"
 
 
-@router.post("", status_code=201)
+@routes.post("", status_code=201)
 async def create_assistant(body: CreateAssistant, state: State) -> dict[str, Any]:
     try:
         created = await _assistants(state).create(
@@ -81,12 +83,12 @@ async def create_assistant(body: CreateAssistant, state: State) -> dict[str, Any
     return created.json()
 
 
-@router.get("")
+@routes.get("")
 async def list_assistants(state: State) -> dict[str, Any]:
     return {"results": [a.json() for a in await _assistants(state).list()]}
 
 
-@router.get("/{key}")
+@routes.get("/{key}")
 async def get_assistant(key: str, state: State) -> dict[str, Any]:
     assistants = _assistants(state)
     try:
@@ -97,7 +99,7 @@ async def get_assistant(key: str, state: State) -> dict[str, Any]:
     return {**found.json(), "all_versions": [v.json() for v in versions]}
 
 
-@router.patch("/{key}")
+@routes.patch("/{key}")
 async def update_assistant(key: str, body: UpdateAssistant, state: State) -> dict[str, Any]:
     """Rename it, or add a version with the changed settings (live with ``"live": true``)."""
     try:
@@ -115,7 +117,7 @@ async def update_assistant(key: str, body: UpdateAssistant, state: State) -> dic
     return updated.json()
 
 
-@router.post("/{key}/versions/{number}/live")
+@routes.post("/{key}/versions/{number}/live")
 async def make_live(
     key: str, number: Annotated[int, Path(ge=1, le=2**31 - 1)], state: State
 ) -> dict[str, Any]:
@@ -125,7 +127,7 @@ async def make_live(
         raise _fail(exc) from None
 
 
-@router.post("/{key}/documents", status_code=201)
+@routes.post("/{key}/documents", status_code=201)
 async def upload_document(
     key: str,
     request: Request,
@@ -165,7 +167,7 @@ async def _read(request: Request) -> bytes:
     return bytes(data)
 
 
-@router.get("/{key}/documents")
+@routes.get("/{key}/documents")
 async def list_documents(key: str, state: State) -> dict[str, Any]:
     try:
         return {"results": [d.json() for d in await _assistants(state).documents(key)]}
@@ -173,7 +175,7 @@ async def list_documents(key: str, state: State) -> dict[str, Any]:
         raise _fail(exc) from None
 
 
-@router.delete("/{key}/documents/{document_id}", status_code=204)
+@routes.delete("/{key}/documents/{document_id}", status_code=204)
 async def delete_document(key: str, document_id: DocumentId, state: State) -> Response:
     try:
         await _assistants(state).delete_document(key, document_id)
@@ -182,7 +184,7 @@ async def delete_document(key: str, document_id: DocumentId, state: State) -> Re
     return Response(status_code=204)
 
 
-@router.get("/{key}/documents/{document_id}/chunks")
+@routes.get("/{key}/documents/{document_id}/chunks")
 async def list_chunks(key: str, document_id: DocumentId, state: State) -> dict[str, Any]:
     try:
         return {"results": await _assistants(state).chunks(key, document_id)}
@@ -190,7 +192,7 @@ async def list_chunks(key: str, document_id: DocumentId, state: State) -> dict[s
         raise _fail(exc) from None
 
 
-@router.post("/{key}/ask")
+@routes.post("/{key}/ask")
 async def ask(key: str, body: Question, state: State) -> dict[str, Any]:
     """Answer a question from the documents; the answer cites them and lists the passages."""
     from sutra.assistants.answer import ask as answer
@@ -222,3 +224,11 @@ async def ask(key: str, body: Question, state: State) -> dict[str, Any]:
     except (AssistantError, FunctionError) as exc:
         raise _fail(exc) from None
     return {**answered.json(), "thread_id": thread_id}
+
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
+router.include_router(routes)
+page_router = APIRouter(
+    prefix="/console/api", dependencies=[Depends(api_user)], include_in_schema=False
+)
+page_router.include_router(routes)

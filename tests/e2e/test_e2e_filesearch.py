@@ -1,8 +1,11 @@
 """Glific's file-search flow (``../shared/glific-flows/filesearch_GPT_textandvoice.json``, read in
 place) through the runtime: a text question answered from an uploaded PDF with its source, a
-follow-up on the same thread, and the voice path failing with its reason (voice comes later)."""
+follow-up on the same thread, and a voice note (spoken by espeak-ng) heard by the stub's audio
+endpoint, answered from the PDF and spoken back as an OGG/Opus voice note."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -10,10 +13,12 @@ from sutra.assistants.indexing import add_document
 from sutra.assistants.store import Assistants
 from sutra.engine import events as ev
 from sutra.engine.session import Input
+from sutra.runtime.media import MediaStore
 from sutra.runtime.runner import Runner
 from sutra.store import models as m
 from sutra.testing.documents import markdown_pdf
 from sutra.testing.openai_server import OpenAIStubServer, Reply
+from sutra.testing.voice import have_audio_tools, spoken
 
 from .helpers import GLIFIC_FLOWS, REPO_ROOT, converse, rows
 
@@ -94,13 +99,61 @@ async def test_a_question_the_documents_do_not_cover_is_not_guessed(
     assert openai_stub.requests == []
 
 
-async def test_the_voice_path_fails_with_a_reason_until_voice_comes(
+needs_audio_tools = pytest.mark.skipif(
+    not have_audio_tools(), reason="apt-get install espeak-ng ffmpeg"
+)
+
+
+@needs_audio_tools
+async def test_a_voice_note_is_heard_answered_from_the_pdf_and_spoken_back(
+    runner: Runner,
+    assistant: Assistants,
+    openai_stub: OpenAIStubServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+) -> None:
+    monkeypatch.setenv("SUTRA_MEDIA_DIR", str(tmp_path / "media"))
+    note = spoken("How is malaria spread?")
+    # Kept as the pipeline keeps an inbound voice note: under the media folder, by URL.
+    url = MediaStore(tmp_path / "media").save(note, "audio/ogg")
+    openai_stub.hears(note, "How is malaria spread?")
+    openai_stub.plan(Reply("Malaria spreads through the bite of infected mosquitoes [1]."))
+    talk = await converse(runner, FLOW)
+
+    reply = await runner.receive(talk.contact, Input(attachments=[f"audio/ogg:{url}"]))
+
+    assert reply is not None and reply.session is not None
+    voice = reply.session.results["gpt_voice"]
+    assert voice["category"] == "Success", voice
+    sent = [e for e in reply.events if isinstance(e, ev.MsgOut)]
+    answer = (
+        "Malaria spreads through the bite of infected mosquitoes.\n\nSource: health-faq.pdf, page 2"
+    )
+    assert [e.text for e in sent] == [WAIT, answer, ""]
+    # The answer spoken: an OGG/Opus voice note Sutra keeps and serves, sent as audio.
+    [attachment] = sent[-1].attachments
+    kind, _, media_url = attachment.partition(":")
+    assert kind == "expression" and media_url.startswith("/media/") and media_url.endswith(".ogg")
+    audio = (tmp_path / "media" / media_url.removeprefix("/media/")).read_bytes()
+    assert audio.startswith(b"OggS") and b"OpusHead" in audio[:64]
+    transcription, speech = openai_stub.audio_requests
+    assert transcription.endpoint == "transcriptions" and transcription.data == note
+    assert transcription.fields["language"] == "en"
+    assert speech.endpoint == "speech" and speech.fields["input"] == answer
+    # The stub speaks a quarter second a word; the note heard lasts about a second.
+    usage = {u.model: u.audio_seconds for u in rows(database_url, m.LLMUsage) if u.audio_seconds}
+    assert usage["gpt-4o-mini-tts"] == pytest.approx(0.25 * len(answer.split()), abs=0.1)
+    assert 0.5 < usage["whisper-1"] < 5
+
+
+async def test_a_voice_note_that_cannot_be_fetched_fails_with_its_reason(
     runner: Runner, assistant: Assistants
 ) -> None:
     talk = await converse(runner, FLOW)
 
     reply = await runner.receive(
-        talk.contact, Input(attachments=["audio/ogg:https://example.org/question.ogg"])
+        talk.contact, Input(attachments=["audio/ogg:https://example.invalid/question.ogg"])
     )
 
     assert reply is not None and reply.session is not None
@@ -110,4 +163,4 @@ async def test_the_voice_path_fails_with_a_reason_until_voice_comes(
     ]
     voice = reply.session.results["gpt_voice"]
     assert voice["category"] == "Failure"
-    assert "voice-filesearch-gpt is not available yet" in voice["error"]
+    assert "audio" in voice["error"]

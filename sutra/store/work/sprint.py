@@ -39,6 +39,7 @@ class UsageRow:
     latency_ms: float
     cost: float
     flow_uuid: str | None
+    audio_seconds: float = 0.0
 
 
 @dataclass
@@ -196,9 +197,9 @@ def _save_one(tx: Tx, org: int, w: SprintWrite, out_status: str) -> list[str]:
     )
     tx.executemany(
         "INSERT INTO llm_usage (organization_id, contact_id, flow_uuid, function, provider, "
-        "model, prompt_tokens, completion_tokens, latency_ms, cost, created_at) VALUES (:org, "
-        ":contact, :flow, :function, :provider, :model, :prompt, :completion, :latency, :cost, "
-        ":now)",
+        "model, prompt_tokens, completion_tokens, latency_ms, audio_seconds, cost, created_at) "
+        "VALUES (:org, :contact, :flow, :function, :provider, :model, :prompt, :completion, "
+        ":latency, :audio, :cost, :now)",
         [
             {
                 "org": org,
@@ -210,6 +211,7 @@ def _save_one(tx: Tx, org: int, w: SprintWrite, out_status: str) -> list[str]:
                 "prompt": u.prompt_tokens,
                 "completion": u.completion_tokens,
                 "latency": u.latency_ms,
+                "audio": u.audio_seconds,
                 "cost": u.cost,
                 "now": now,
             }

@@ -1,0 +1,139 @@
+"""Where a voice step's audio comes from, and where its spoken answer goes.
+
+``speech`` is a URL (a flow passes ``@results.question.input``, the voice note's URL), or
+empty / not a URL (a flow passes ``@results.question``, or nothing): then the contact's last
+voice note is heard, as Glific does. Sutra's own media (inbound voice notes are kept under the
+media folder) is read from disk; any other URL is fetched under the fetch policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import select
+
+from sutra.config import ServerSettings
+from sutra.functions.llmcall import Caller
+from sutra.functions.registry import FunctionCall, FunctionError
+from sutra.outbound import FetchRefused, guarded_client
+from sutra.runtime.media import MediaStore
+from sutra.store import models as m
+from sutra.voice.audio import OGG_OPUS
+
+# Inbound messages looked through for the contact's last voice note.
+RECENT_MESSAGES = 20
+
+
+@dataclass(frozen=True)
+class Audio:
+    data: bytes
+    filename: str
+    mime: str
+
+
+def media_of(call: FunctionCall) -> MediaStore:
+    if call.services.media is not None:
+        return call.services.media
+    server = ServerSettings()
+    return MediaStore(Path(server.sutra_media_dir), server.sutra_public_url)
+
+
+def _url(value: object) -> str | None:
+    text = str(value or "").strip()
+    if text.startswith(("http://", "https://", "/media/")):
+        return text
+    # "audio/ogg:https://…", an attachment as flows write them.
+    kind, sep, rest = text.partition(":")
+    if sep and "/" in kind and rest.startswith(("http://", "https://", "/media/")):
+        return rest
+    return None
+
+
+async def last_audio_url(call: FunctionCall) -> str | None:
+    """The URL of the newest voice note the contact sent (among their recent messages)."""
+    caller = Caller.of(call)
+    db = call.services.db
+    if db is None or caller.contact_id is None or caller.organization_id is None:
+        return None
+    async with db() as session:
+        rows = await session.scalars(
+            select(m.Message.attachments)
+            .where(
+                m.Message.contact_id == caller.contact_id,
+                m.Message.organization_id == caller.organization_id,
+                m.Message.direction == "in",
+            )
+            .order_by(m.Message.created_at.desc(), m.Message.id.desc())
+            .limit(RECENT_MESSAGES)
+        )
+        for attachments in rows:
+            for attachment in attachments or []:
+                if isinstance(attachment, str) and attachment.startswith("audio"):
+                    url = _url(attachment)
+                    if url:
+                        return url
+    return None
+
+
+async def audio_for(call: FunctionCall, speech: object, *, max_bytes: int, timeout: float) -> Audio:
+    """The audio ``speech`` names, else the contact's last voice note."""
+    url = _url(speech) or await last_audio_url(call)
+    if url is None:
+        raise FunctionError(
+            "no voice note: speech is not a URL and the contact sent none", status=400
+        )
+    local = media_of(call).local(url)
+    name = Path(urlsplit(url).path).name or "speech.ogg"
+    mime = mimetypes.guess_type(name)[0] or OGG_OPUS
+    if local is not None:
+        if local.stat().st_size > max_bytes:
+            raise FunctionError(_too_big(max_bytes), status=413)
+        return Audio(local.read_bytes(), name, mime)
+    if url.startswith("/media/"):
+        raise FunctionError("the voice note is no longer stored", status=404)
+    data, declared = await _download(url, call.services.http, max_bytes, timeout)
+    return Audio(data, name, declared or mime)
+
+
+def _too_big(max_bytes: int) -> str:
+    return f"the audio is larger than {max_bytes:,} bytes"
+
+
+async def _download(
+    url: str, client: httpx.AsyncClient | None, max_bytes: int, timeout: float
+) -> tuple[bytes, str | None]:
+    # Reasons never quote the URL: WhatsApp media URLs carry access tokens.
+    owned = client is None
+    http = client or guarded_client()
+    try:
+        async with (
+            asyncio.timeout(timeout),
+            http.stream("GET", url, timeout=timeout, follow_redirects=True) as response,
+        ):
+            if not 200 <= response.status_code < 300:
+                raise FunctionError(
+                    f"could not fetch the audio: HTTP {response.status_code}", status=502
+                )
+            declared = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            data = bytearray()
+            async for chunk in response.aiter_bytes():
+                data += chunk
+                if len(data) > max_bytes:
+                    raise FunctionError(_too_big(max_bytes), status=413)
+    except (TimeoutError, httpx.TimeoutException):
+        raise FunctionError(f"the audio did not arrive within {timeout:g} s", status=504) from None
+    except FetchRefused as exc:
+        raise FunctionError(str(exc), status=403) from None
+    except httpx.HTTPError as exc:
+        raise FunctionError(
+            f"could not fetch the audio: {type(exc).__name__}", status=502
+        ) from None
+    finally:
+        if owned:
+            await http.aclose()
+    return bytes(data), declared if declared.startswith("audio/") else None
