@@ -344,3 +344,12 @@ def test_real_glific_flow_file_imports_and_starts(name: str) -> None:
         chat.start(flow.flow.uuid)
         assert chat.state.status in ("waiting", "completed"), chat.state.failure
         assert not chat.of_type(ev.Failure)
+
+
+@pytest.mark.parametrize("version", ["9" * 5000, "9" * 5000 + ".1", "١٣.0"])
+def test_a_spec_version_no_integer_reads_is_not_an_error(version: str) -> None:
+    # int() refuses 4,300 digits with a ValueError that no import expected (a 500 once).
+    flow = main_flow()
+    flow["spec_version"] = version
+    loaded = parse_flow_file(flow)
+    assert [f.flow.name for f in loaded.flows] == ["Main"]

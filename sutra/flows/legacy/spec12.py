@@ -29,7 +29,8 @@ def is_old_definition(definition: Any) -> bool:
     if not isinstance(definition, dict) or not isinstance(definition.get("nodes"), list):
         return False
     major = text_of(definition.get("spec_version")).split(".")[0]
-    if major.isdigit():
+    # ASCII and short: int() refuses 4,300 digits, and "١٣".isdigit() is true too.
+    if major.isascii() and major.isdigit() and len(major) <= 6:
         return int(major) < 13
     return any(_old_node(node) for node in definition["nodes"])
 
