@@ -90,7 +90,9 @@ async def create_user(
     *,
     name: str | None = None,
     organization_id: int = 1,
+    role: str = "admin",
 ) -> m.User:
+    """A new account, with ``role`` in ``organization_id``."""
     email = normalize_email(email)
     problem = email_problem(email) or password_problem(password)
     if problem:
@@ -106,6 +108,8 @@ async def create_user(
                 is_active=True,
             )
             db.add(user)
+            await db.flush()
+            db.add(m.Membership(user_id=user.id, organization_id=organization_id, role=role))
     except IntegrityError:
         raise UserError(f"a user with the email {email} exists already") from None
     return user
@@ -200,6 +204,8 @@ class LiveSession:
     email: str
     name: str | None
     csrf: str
+    # The organisation the browser last switched to (None: the user's first).
+    organization_id: int | None = None
 
 
 def _token_hash(token: str) -> str:
@@ -255,7 +261,7 @@ async def session_user(
             await db.execute(
                 update(m.WebSession).where(m.WebSession.id == web.id).values(last_seen_at=now)
             )
-    return LiveSession(web.id, user.id, user.email, user.name, web.csrf)
+    return LiveSession(web.id, user.id, user.email, user.name, web.csrf, web.organization_id)
 
 
 async def end_session(sessions: async_sessionmaker[AsyncSession], token: str) -> None:

@@ -54,6 +54,8 @@ class Claim:
     starts: list[tuple[int, str]] = field(default_factory=list)
     # Staff took the chat over (the console): its messages are kept from the flows.
     taken_over: bool = False
+    # Whose contact this is: its flows, channels and keys are that organisation's.
+    organization_id: int = 1
 
     def session_due(self, now: datetime) -> bool:
         """The waiting session has something to do now: a webhook to (re)do, a timeout."""
@@ -78,7 +80,9 @@ _IN_DUE = (
     "(direction = 'in' AND status = 'received' AND "
     "(next_attempt_at IS NULL OR next_attempt_at <= :now))"
 )
-_CONTACT_COLUMNS = "id, uuid, name, urn, channel, phone, language, fields, taken_over_at"
+_CONTACT_COLUMNS = (
+    "id, uuid, name, urn, channel, phone, language, fields, taken_over_at, organization_id"
+)
 
 
 def take_lease(
@@ -177,7 +181,15 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
             {"id": contact_id},
         )
     ]
-    return Claim(contact, session, inbound, outbound, starts, taken_over=row[8] is not None)
+    return Claim(
+        contact,
+        session,
+        inbound,
+        outbound,
+        starts,
+        taken_over=row[8] is not None,
+        organization_id=int(row[9]),
+    )
 
 
 @dataclass(frozen=True)
