@@ -457,19 +457,40 @@ def _run_users(work: Any) -> Any:
 def user_create(
     email: Annotated[str, typer.Argument(help="The address the user signs in with")],
     name: Annotated[str | None, typer.Option(help="The name the pages show")] = None,
+    org: Annotated[
+        int | None,
+        typer.Option(help="Add to this organisation (an existing account keeps its password)"),
+    ] = None,
+    role: Annotated[str, typer.Option(help="admin, staff or viewer")] = "admin",
 ) -> None:
-    """Create a user; the password comes from SUTRA_PASSWORD or the prompt."""
+    """Create a user (administrator of the default organisation unless --org/--role say
+    otherwise); the password comes from SUTRA_PASSWORD or the prompt."""
+    from sutra.orgs import ROLES
+    from sutra.orgs import store as org_store
     from sutra.store.users import UserError, create_user, email_problem, normalize_email
 
     problem = email_problem(normalize_email(email))
     if problem:
         raise _die(problem)
+    if role not in ROLES:
+        raise _die(f"--role: use one of {', '.join(ROLES)}")
     password = _password("Password")
     try:
-        user = _run_users(lambda sessions: create_user(sessions, email, password, name=name))
-    except UserError as exc:
+        if org is None:
+            user = _run_users(
+                lambda sessions: create_user(sessions, email, password, name=name, role=role)
+            )
+            shown = user.email
+        else:
+            member = _run_users(
+                lambda sessions: org_store.add_member(
+                    sessions, org, email, role, password=password, name=name
+                )
+            )
+            shown = f"{member['email']} ({role} of organisation {org})"
+    except (UserError, org_store.OrgError) as exc:
         raise _die(str(exc)) from None
-    out.print(f"created user {user.email}; sign in at /login", highlight=False)
+    out.print(f"created user {shown}; sign in at /login", highlight=False)
 
 
 @user_app.command("password")
@@ -520,3 +541,9 @@ def user_list() -> None:
 from sutra.evals.cli import eval_app  # noqa: E402
 
 app.add_typer(eval_app, name="eval")
+
+# --- organisations -------------------------------------------------------------------------------
+
+from sutra.orgs.cli import org_app  # noqa: E402
+
+app.add_typer(org_app, name="org")
