@@ -149,6 +149,24 @@ class GraphAPIStubServer(RecordingServer):
         self._status_targets: list[str] = []
         self._status_secret = ""
         self._reports: set[asyncio.Task[None]] = set()
+        # Numbers of other businesses on this stand-in, each with its own access token.
+        self._numbers: dict[str, str] = {}
+
+    def add_number(self, phone_number_id: str, access_token: str) -> None:
+        """Another WhatsApp number (another organisation's): sends from it need its own
+        token, and its token sends from no other number."""
+        self._numbers[phone_number_id] = access_token
+
+    def sent_from(self, phone_number_id: str) -> list[dict[str, Any]]:
+        """The bodies of the sends from one number made with its own token."""
+        token = f"Bearer {self._numbers.get(phone_number_id, self.access_token)}"
+        return [
+            r.body
+            for r in self.sends
+            if r.path.rstrip("/").split("/")[-2] == phone_number_id
+            and r.headers.get("authorization") == token
+            and isinstance(r.body, dict)
+        ]
 
     def report_statuses(self, webhook_urls: list[str], app_secret: str) -> None:
         """After each accepted send, post its signed "sent" status (echoing
@@ -220,8 +238,16 @@ class GraphAPIStubServer(RecordingServer):
         with self._state.lock:
             self._media.clear()
 
-    def _authorized(self, request: Request) -> bool:
-        return request.headers.get("authorization") == f"Bearer {self.access_token}"
+    def _authorized(self, request: Request, phone_number_id: str | None = None) -> bool:
+        given = request.headers.get("authorization")
+        if phone_number_id is not None and phone_number_id in self._numbers:
+            return given == f"Bearer {self._numbers[phone_number_id]}"
+        tokens = (
+            {self.access_token, *self._numbers.values()}
+            if phone_number_id is None
+            else {self.access_token}
+        )
+        return given in {f"Bearer {token}" for token in tokens}
 
     def _make_app(self) -> FastAPI:
         state = self._state
@@ -284,7 +310,7 @@ class GraphAPIStubServer(RecordingServer):
             except ValueError:
                 body = None
             state.record(request, raw, body)
-            if not self._authorized(request):
+            if not self._authorized(request, phone_number_id):
                 return _invalid_token()
             planned = state.next_planned()
             problem = _check_message(body) if self.validate else None
