@@ -141,7 +141,9 @@ async def delete_flow(uuid: str, state: State) -> Response:
     """Archive the flow: it stops running and disappears from lists; its history stays."""
     await _flow(state, uuid)
     async with state.repo.sessions.begin() as db:
-        row = await db.scalar(select(m.Flow).where(m.Flow.uuid == uuid))
+        row = await db.scalar(
+            select(m.Flow).where(m.Flow.uuid == uuid, m.Flow.organization_id == state.repo.org)
+        )
         if row is not None:
             row.archived = True
     return Response(status_code=204)
