@@ -16,6 +16,16 @@
     notice.scrollIntoView({ block: "nearest" });
   }
 
+  // A refused value is named by its setting ("whatsapp_phone_number_id: ..."), so the person
+  // knows which field to fix.
+  function problem(error) {
+    const detail = error.data && error.data.detail;
+    if (Array.isArray(detail) && detail.length) {
+      return detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
+    }
+    return error.message;
+  }
+
   function reloadWith(text) {
     sessionStorage.setItem("sutra-notice", text);
     window.location.reload();
@@ -42,7 +52,7 @@
         await request("PATCH", `${API}/settings`, body);
         reloadWith("Saved.");
       } catch (error) {
-        show(error.message, true);
+        show(problem(error), true);
       }
     });
   }
@@ -57,7 +67,7 @@
         await request("POST", `${API}/settings/staff`, data);
         reloadWith(`${data.email} added as ${data.role}.`);
       } catch (error) {
-        show(error.message, true);
+        show(problem(error), true);
       }
     });
   }
@@ -69,7 +79,7 @@
         await request("DELETE", `${API}/settings/staff/${encodeURIComponent(email)}`);
         reloadWith(`${email} removed.`);
       } catch (error) {
-        show(error.message, true);
+        show(problem(error), true);
       }
     });
   }
@@ -94,7 +104,7 @@
         document.querySelector("#tokens-table tbody").prepend(row);
         tokenForm.reset();
       } catch (error) {
-        show(error.message, true);
+        show(problem(error), true);
       }
     });
   }
@@ -106,7 +116,7 @@
         await request("DELETE", `${API}/settings/tokens/${uuid}`);
         reloadWith("Token revoked.");
       } catch (error) {
-        show(error.message, true);
+        show(problem(error), true);
       }
     });
   }
