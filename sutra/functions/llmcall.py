@@ -17,6 +17,7 @@ from sutra.config import get_settings
 from sutra.functions.registry import FunctionCall, FunctionError
 from sutra.llm.base import Completion, LLMError, Usage
 from sutra.llm.usage import Limits, UsageStore, cost_of
+from sutra.orgs import DEFAULT_ORG
 from sutra.orgs.fairshare import llm_share
 from sutra.store import models as m
 
@@ -72,6 +73,9 @@ async def org_settings(call: FunctionCall, caller: Caller) -> dict[str, Any]:
     if db is not None and caller.organization_id is not None:
         settings.update(await _stored_settings(db, caller.organization_id))
     settings.update(call.services.settings)
+    if caller.organization_id is not None and caller.organization_id != DEFAULT_ORG:
+        # The environment's key is the default organisation's, not everybody's.
+        settings.setdefault("platform_key", False)
     return settings
 
 

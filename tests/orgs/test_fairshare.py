@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from sutra.orgs.fairshare import FairShare
 
 
@@ -72,3 +74,23 @@ async def test_a_cancelled_wait_gives_its_turn_away() -> None:
     assert share.running(1) == 0
     async with share.slot(1):
         assert share.running(1) == 1
+
+
+async def test_another_organisation_never_spends_the_platform_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sutra.config import get_settings
+    from sutra.llm.base import LLMError
+    from sutra.llm.select import get_provider, provider_mode
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-the-platforms-key")
+    get_settings.cache_clear()
+    # The default organisation uses the environment's key; another one, without its own key,
+    # gets the local model in auto mode and a clear refusal when it asks for OpenAI.
+    assert provider_mode({}) == "openai"
+    assert provider_mode({"platform_key": False}) == "local"
+    with pytest.raises(LLMError, match="no OpenAI key"):
+        get_provider({"platform_key": False, "llm": "openai"})
+    own = {"platform_key": False, "openai_api_key": "sk-its-own"}
+    assert provider_mode(own) == "openai"
+    get_settings.cache_clear()
