@@ -20,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sutra.channels.base import Channel
 from sutra.config import ServerSettings
-from sutra.orgs import DEFAULT_ORG
 from sutra.orgs.channels import ChannelConfig, build_channels, channel_config
 from sutra.store import models as m
+
+# How fresh the organisations must be before a webhook for an unknown number is refused.
+MISS_REREAD = 0.25
 
 
 @dataclass
@@ -60,11 +62,13 @@ class Directory:
         self._lock = asyncio.Lock()
         self._channels: dict[int, tuple[ChannelConfig, dict[str, Channel]]] = {}
 
-    async def snapshot(self) -> _Snapshot:
-        if time.monotonic() - self._read_at <= self.refresh_every:
+    async def snapshot(self, *, fresher: float | None = None) -> _Snapshot:
+        """The organisations as read at most ``refresh_every`` (or ``fresher``) seconds ago."""
+        limit = self.refresh_every if fresher is None else fresher
+        if time.monotonic() - self._read_at <= limit:
             return self._snapshot
         async with self._lock:
-            if time.monotonic() - self._read_at > self.refresh_every:
+            if time.monotonic() - self._read_at > limit:
                 self._snapshot = await self._read()
                 self._read_at = time.monotonic()
         return self._snapshot
@@ -112,17 +116,22 @@ class Directory:
         """The active organisation answering on this WhatsApp number, or None."""
         if not phone_number_id:
             return None
-        return (await self.snapshot()).whatsapp.get(str(phone_number_id))
+        found = (await self.snapshot()).whatsapp.get(str(phone_number_id))
+        if found is None:
+            # A number set up a moment ago (in another process) is not refused for it; the
+            # re-read is bounded, so a stream of strays costs a query per MISS_REREAD at most.
+            found = (await self.snapshot(fresher=MISS_REREAD)).whatsapp.get(str(phone_number_id))
+        return found
 
     async def gupshup_org(self, token: str) -> OrgInfo | None:
         """The active organisation whose Gupshup callback token this is, or None."""
-        for info in (await self.snapshot()).orgs.values():
-            expected = info.channel.gupshup_webhook_token
-            if info.active and expected and hmac.compare_digest(token.encode(), expected.encode()):
-                return info
+        for fresher in (None, MISS_REREAD):
+            for info in (await self.snapshot(fresher=fresher)).orgs.values():
+                expected = info.channel.gupshup_webhook_token
+                if (
+                    info.active
+                    and expected
+                    and hmac.compare_digest(token.encode(), expected.encode())
+                ):
+                    return info
         return None
-
-
-def default_only(server: ServerSettings) -> dict[int, ChannelConfig]:
-    """The default organisation's channels from the environment alone (no database)."""
-    return {DEFAULT_ORG: channel_config(DEFAULT_ORG, {}, server)}
