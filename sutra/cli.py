@@ -462,6 +462,12 @@ def user_create(
         typer.Option(help="Add to this organisation (an existing account keeps its password)"),
     ] = None,
     role: Annotated[str, typer.Option(help="admin, staff or viewer")] = "admin",
+    platform_admin: Annotated[
+        bool,
+        typer.Option(
+            "--platform-admin", help="May work in every organisation (each such request logged)"
+        ),
+    ] = False,
 ) -> None:
     """Create a user (administrator of the default organisation unless --org/--role say
     otherwise); the password comes from SUTRA_PASSWORD or the prompt."""
@@ -478,7 +484,9 @@ def user_create(
     try:
         if org is None:
             user = _run_users(
-                lambda sessions: create_user(sessions, email, password, name=name, role=role)
+                lambda sessions: create_user(
+                    sessions, email, password, name=name, role=role, platform_admin=platform_admin
+                )
             )
             shown = user.email
         else:

@@ -265,6 +265,10 @@ async def remove_member(sessions: Sessions, organization_id: int, email: str) ->
         )
 
 
+# A platform administrator's role in an organisation it is not a member of.
+PLATFORM_ROLE = "platform"
+
+
 @dataclass(frozen=True)
 class Place:
     organization_id: int
@@ -273,8 +277,22 @@ class Place:
 
 
 async def memberships(sessions: Sessions, user_id: int) -> list[Place]:
-    """The active organisations a user works in, with the role, in id order."""
+    """The active organisations a user works in, with the role, in id order; a platform
+    administrator's are all of them (as administrator where not a member)."""
     async with sessions() as db:
+        platform = await db.scalar(select(m.User.is_platform_admin).where(m.User.id == user_id))
+        if platform:
+            everything = await db.execute(
+                select(m.Organization.id, m.Organization.name, m.Membership.role)
+                .outerjoin(
+                    m.Membership,
+                    (m.Membership.organization_id == m.Organization.id)
+                    & (m.Membership.user_id == user_id),
+                )
+                .where(m.Organization.is_active.is_(True))
+                .order_by(m.Organization.id)
+            )
+            return [Place(int(i), str(n), str(r) if r else PLATFORM_ROLE) for i, n, r in everything]
         rows = await db.execute(
             select(m.Organization.id, m.Organization.name, m.Membership.role)
             .join(m.Membership, m.Membership.organization_id == m.Organization.id)

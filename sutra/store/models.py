@@ -664,6 +664,11 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When this person last opened the alerts page: newer alerts make the nav's count.
     alerts_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # May work in every organisation as its administrator (`sutra user create --platform-admin`);
+    # each request made so in an organisation the user is not a member of is logged.
+    is_platform_admin: Mapped[bool] = mapped_column(
+        Boolean(), default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 

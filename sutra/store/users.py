@@ -91,6 +91,7 @@ async def create_user(
     name: str | None = None,
     organization_id: int = 1,
     role: str = "admin",
+    platform_admin: bool = False,
 ) -> m.User:
     """A new account, with ``role`` in ``organization_id``."""
     email = normalize_email(email)
@@ -106,6 +107,7 @@ async def create_user(
                 name=name,
                 password_hash=password_hash,
                 is_active=True,
+                is_platform_admin=platform_admin,
             )
             db.add(user)
             await db.flush()

@@ -4,8 +4,10 @@ and roles, its API tokens (shown once, scoped, revocable), and the organisation 
 from __future__ import annotations
 
 import json
+import logging
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from sutra.orgs import store as org_store
@@ -172,3 +174,28 @@ async def test_unauthenticated_settings_are_refused(app: FastAPI) -> None:
         page = await anonymous.get("/settings")
         assert page.status_code == 303 and page.headers["location"].startswith("/login")
     assert isinstance(httpx.Response(200), httpx.Response)
+
+
+async def test_the_platform_administrator_works_in_any_organisation_on_the_record(
+    app: FastAPI, second_org: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sutra.store.users import create_user
+
+    sessions = state(app).repo.sessions
+    await create_user(sessions, "host@platform.org", PASSWORD, platform_admin=True)
+    host = await browser_as(app, "host@platform.org")
+    ok(await host.post("/orgs/switch", json={"organization_id": second_org}))
+    with caplog.at_level(logging.INFO, logger="sutra.web.auth"):
+        now = ok(await host.get("/console/api/settings"))
+    assert (now["organization"]["name"], now["role"]) == ("Second NGO", "admin")
+    assert any(
+        "platform administrator host@platform.org" in r.getMessage()
+        and f"organisation {second_org}" in r.getMessage()
+        for r in caplog.records
+    )
+    # A plain administrator of the default organisation cannot do the same.
+    asha = await browser_as(app, "asha@first.org")
+    refused = await asha.post("/orgs/switch", json={"organization_id": second_org})
+    assert refused.status_code == 404
+    await host.aclose()
+    await asha.aclose()

@@ -42,6 +42,10 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("web_sessions") as batch:
         batch.add_column(sa.Column("organization_id", _id_type(), nullable=True))
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(
+            sa.Column("is_platform_admin", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     op.create_table(
         "memberships",
         sa.Column("id", _id_type(), primary_key=True, autoincrement=True),
@@ -101,6 +105,8 @@ def downgrade() -> None:
     op.drop_table("channel_numbers")
     op.drop_table("api_tokens")
     op.drop_table("memberships")
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("is_platform_admin")
     with op.batch_alter_table("web_sessions") as batch:
         batch.drop_column("organization_id")
     with op.batch_alter_table("organizations") as batch:
