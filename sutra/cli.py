@@ -495,7 +495,8 @@ def user_create(
                     sessions, org, email, role, password=password, name=name
                 )
             )
-            shown = f"{member['email']} ({role} of organisation {org})"
+            out.print(f"{member['email']} is {role} of organisation {org}", highlight=False)
+            return
     except (UserError, org_store.OrgError) as exc:
         raise _die(str(exc)) from None
     out.print(f"created user {shown}; sign in at /login", highlight=False)
@@ -533,14 +534,25 @@ def user_disable(
 
 @user_app.command("list")
 def user_list() -> None:
-    """The users, with when they last signed in."""
+    """The users, their organisations and roles, and when they last signed in."""
+    from sutra.orgs import store as org_store
     from sutra.store.users import list_users
 
-    rows = _run_users(list_users)
-    table = Table("email", "name", "active", "last sign-in")
-    for user in rows:
+    async def work(sessions: Any) -> list[tuple[Any, list[Any]]]:
+        return [
+            (u, await org_store.memberships(sessions, u.id)) for u in await list_users(sessions)
+        ]
+
+    rows = _run_users(work)
+    table = Table("email", "name", "active", "organisations (role)", "last sign-in")
+    for user, places in rows:
         last = user.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if user.last_login_at else ""
-        table.add_row(user.email, user.name or "", "yes" if user.is_active else "no", last)
+        where = (
+            "all (platform administrator)"
+            if user.is_platform_admin
+            else ", ".join(f"{p.organization_id} {p.name} ({p.role})" for p in places)
+        )
+        table.add_row(user.email, user.name or "", "yes" if user.is_active else "no", where, last)
     out.print(table)
 
 

@@ -106,7 +106,7 @@ def test_two_organisations_answer_on_their_own_numbers_with_their_own_keys(
         "2",
         secret={"SUTRA_PASSWORD": "second-ngo-password"},
     )
-    assert "admin of organisation 2" in made
+    assert "bina@second.org is admin of organisation 2" in made
     second_token = _token_for_second(server)
 
     flow = json.loads((ROOT / "examples" / "ask_gpt.json").read_text())
