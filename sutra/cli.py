@@ -471,19 +471,49 @@ def _run_users(work: Any) -> Any:
 def user_create(
     email: Annotated[str, typer.Argument(help="The address the user signs in with")],
     name: Annotated[str | None, typer.Option(help="The name the pages show")] = None,
+    org: Annotated[
+        int | None,
+        typer.Option(help="Add to this organisation (an existing account keeps its password)"),
+    ] = None,
+    role: Annotated[str, typer.Option(help="admin, staff or viewer")] = "admin",
+    platform_admin: Annotated[
+        bool,
+        typer.Option(
+            "--platform-admin", help="May work in every organisation (each such request logged)"
+        ),
+    ] = False,
 ) -> None:
-    """Create a user; the password comes from SUTRA_PASSWORD or the prompt."""
+    """Create a user (administrator of the default organisation unless --org/--role say
+    otherwise); the password comes from SUTRA_PASSWORD or the prompt."""
+    from sutra.orgs import ROLES
+    from sutra.orgs import store as org_store
     from sutra.store.users import UserError, create_user, email_problem, normalize_email
 
     problem = email_problem(normalize_email(email))
     if problem:
         raise _die(problem)
+    if role not in ROLES:
+        raise _die(f"--role: use one of {', '.join(ROLES)}")
     password = _password("Password")
     try:
-        user = _run_users(lambda sessions: create_user(sessions, email, password, name=name))
-    except UserError as exc:
+        if org is None:
+            user = _run_users(
+                lambda sessions: create_user(
+                    sessions, email, password, name=name, role=role, platform_admin=platform_admin
+                )
+            )
+            shown = user.email
+        else:
+            member = _run_users(
+                lambda sessions: org_store.add_member(
+                    sessions, org, email, role, password=password, name=name
+                )
+            )
+            out.print(f"{member['email']} is {role} of organisation {org}", highlight=False)
+            return
+    except (UserError, org_store.OrgError) as exc:
         raise _die(str(exc)) from None
-    out.print(f"created user {user.email}; sign in at /login", highlight=False)
+    out.print(f"created user {shown}; sign in at /login", highlight=False)
 
 
 @user_app.command("password")
@@ -518,14 +548,25 @@ def user_disable(
 
 @user_app.command("list")
 def user_list() -> None:
-    """The users, with when they last signed in."""
+    """The users, their organisations and roles, and when they last signed in."""
+    from sutra.orgs import store as org_store
     from sutra.store.users import list_users
 
-    rows = _run_users(list_users)
-    table = Table("email", "name", "active", "last sign-in")
-    for user in rows:
+    async def work(sessions: Any) -> list[tuple[Any, list[Any]]]:
+        return [
+            (u, await org_store.memberships(sessions, u.id)) for u in await list_users(sessions)
+        ]
+
+    rows = _run_users(work)
+    table = Table("email", "name", "active", "organisations (role)", "last sign-in")
+    for user, places in rows:
         last = user.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if user.last_login_at else ""
-        table.add_row(user.email, user.name or "", "yes" if user.is_active else "no", last)
+        where = (
+            "all (platform administrator)"
+            if user.is_platform_admin
+            else ", ".join(f"{p.organization_id} {p.name} ({p.role})" for p in places)
+        )
+        table.add_row(user.email, user.name or "", "yes" if user.is_active else "no", where, last)
     out.print(table)
 
 
@@ -534,3 +575,9 @@ def user_list() -> None:
 from sutra.evals.cli import eval_app  # noqa: E402
 
 app.add_typer(eval_app, name="eval")
+
+# --- organisations -------------------------------------------------------------------------------
+
+from sutra.orgs.cli import org_app  # noqa: E402
+
+app.add_typer(org_app, name="org")

@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     # Conversation memory: the last N turns, trimmed (oldest first) to a token budget.
     llm_memory_turns: int = Field(default=10, ge=1)
     llm_memory_tokens: int = Field(default=1500, ge=1)
+    # Fair shares of LLM calls between organisations (sutra.orgs.fairshare): each may always
+    # run this many at once; above it, it bursts up to llm_org_burst (unset: no limit of its
+    # own; Glific uses 20) while the process runs fewer than llm_max_concurrent in all.
+    llm_org_concurrency: int = Field(default=3, ge=1)
+    llm_org_burst: int | None = Field(default=None, ge=1)
+    llm_max_concurrent: int = Field(default=256, ge=1)
     vision_max_bytes: int = Field(default=5_000_000, ge=1)
     vision_fetch_timeout: float = Field(default=30.0, gt=0)
 

@@ -119,7 +119,9 @@ def embedder_for(settings: Mapping[str, Any], config: AssistantSettings) -> Open
     """The embedder for an organisation's settings, or None when no service is configured."""
     if config.embeddings == "off" or str(settings.get("embeddings") or "") == "off":
         return None
-    key = str(settings.get("openai_api_key") or os.environ.get("OPENAI_API_KEY") or "").strip()
+    # The environment's key is the default organisation's (``platform_key`` False elsewhere).
+    platform = os.environ.get("OPENAI_API_KEY") if settings.get("platform_key", True) else None
+    key = str(settings.get("openai_api_key") or platform or "").strip()
     base = str(settings.get("openai_base_url") or os.environ.get("OPENAI_BASE_URL") or "").strip()
     if not key and not base:
         return None

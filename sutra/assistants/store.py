@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sutra.assistants import models as am
+from sutra.orgs import DEFAULT_ORG
 from sutra.store import models as m
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -326,7 +327,10 @@ class Assistants:
         """The organisation's stored settings (its own key, base URL, embedding choices)."""
         async with self.db() as session:
             org = await session.get(m.Organization, self.org)
-            return dict(org.settings) if org is not None and isinstance(org.settings, dict) else {}
+            found = dict(org.settings or {}) if org is not None else {}
+        if self.org != DEFAULT_ORG:
+            found.setdefault("platform_key", False)  # the environment's key is not theirs
+        return found
 
     # --- rows -----------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from sutra.evals.similarity import EmbeddingSimilarity, LexicalSimilarity, Simil
 from sutra.evals.targets import SpecError, TargetContext, TargetError, kind_of
 from sutra.llm.base import LLMError, LLMProvider
 from sutra.llm.usage import Limits, UsageStore, cost_of
+from sutra.orgs import DEFAULT_ORG
 from sutra.store import models as m
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,10 @@ def resolve(
 async def org_settings(sessions: store.Sessions, organization_id: int) -> dict[str, Any]:
     async with sessions() as db:
         org = await db.get(m.Organization, organization_id)
-        return dict(org.settings) if org is not None and isinstance(org.settings, dict) else {}
+        found = dict(org.settings) if org is not None and isinstance(org.settings, dict) else {}
+    if organization_id != DEFAULT_ORG:
+        found.setdefault("platform_key", False)  # the environment's key is not theirs
+    return found
 
 
 async def create_run(

@@ -93,9 +93,9 @@ class EmbeddingSimilarity:
 def openai_key(org_settings: Mapping[str, Any]) -> tuple[str | None, str | None]:
     import os
 
-    key = (
-        str(org_settings.get("openai_api_key") or "").strip()
-        or os.environ.get("OPENAI_API_KEY", "").strip()
+    platform = (
+        os.environ.get("OPENAI_API_KEY", "") if org_settings.get("platform_key", True) else ""
     )
+    key = str(org_settings.get("openai_api_key") or "").strip() or platform.strip()
     base = str(org_settings.get("openai_base_url") or "").strip() or None
     return key or None, base

@@ -17,6 +17,8 @@ from sutra.config import get_settings
 from sutra.functions.registry import FunctionCall, FunctionError
 from sutra.llm.base import Completion, LLMError, Usage
 from sutra.llm.usage import Limits, UsageStore, cost_of
+from sutra.orgs import DEFAULT_ORG
+from sutra.orgs.fairshare import llm_share
 from sutra.store import models as m
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,9 @@ async def org_settings(call: FunctionCall, caller: Caller) -> dict[str, Any]:
     if db is not None and caller.organization_id is not None:
         settings.update(await _stored_settings(db, caller.organization_id))
     settings.update(call.services.settings)
+    if caller.organization_id is not None and caller.organization_id != DEFAULT_ORG:
+        # The environment's key is the default organisation's, not everybody's.
+        settings.setdefault("platform_key", False)
     return settings
 
 
@@ -151,13 +156,19 @@ async def complete(
             from sutra.llm.select import get_provider
 
             provider = get_provider(settings, get_settings())
-        completion = await provider.complete(
-            messages,
-            model=model,
-            temperature=temperature,
-            response_format=response_format,
-            max_tokens=max_tokens,
+        config = get_settings()
+        share = llm_share(
+            config.llm_org_concurrency, config.llm_org_burst, config.llm_max_concurrent
         )
+        # A call with no organisation (a CLI tool) shares the default organisation's part.
+        async with share.slot(Caller.of(call).organization_id or 1):
+            completion = await provider.complete(
+                messages,
+                model=model,
+                temperature=temperature,
+                response_format=response_format,
+                max_tokens=max_tokens,
+            )
     except LLMError as exc:
         raise FunctionError(exc.reason, status=exc.status) from exc
     await spent(call, completion.usage, function=function)

@@ -3,7 +3,10 @@
 ``SUTRA_LLM`` picks it: ``openai``, ``local`` (the embedded model) or ``auto`` (the default:
 OpenAI when a key is configured, else local). An organisation's settings may override the mode
 (``llm``) and bring its own key (``openai_api_key``, ``openai_base_url``); with its own key,
-``auto`` means OpenAI for that organisation even when the platform has none.
+``auto`` means OpenAI for that organisation even when the platform has none. An organisation
+other than the default one never spends the platform's key (``OPENAI_API_KEY``): its settings
+carry ``platform_key: False`` (see :func:`sutra.functions.llmcall.org_settings`), and without a
+key of its own ``auto`` means the local model and ``openai`` is refused.
 """
 
 from __future__ import annotations
@@ -29,10 +32,9 @@ def provider_mode(settings: Mapping[str, Any] | None = None, config: Settings | 
     if mode not in MODES:
         raise LLMError(f"unknown LLM provider {mode!r}: use one of {', '.join(MODES)}")
     if mode == "auto":
-        has_key = bool(
-            str(settings.get("openai_api_key") or "").strip()
-            or os.environ.get("OPENAI_API_KEY", "").strip()
-        )
+        shared = settings.get("platform_key", True)
+        platform = os.environ.get("OPENAI_API_KEY", "") if shared else ""
+        has_key = bool(str(settings.get("openai_api_key") or "").strip() or platform.strip())
         return "openai" if has_key else "local"
     return mode
 
@@ -45,6 +47,8 @@ def get_provider(
     config = config or get_settings()
     if provider_mode(settings, config) == "local":
         return _local(LocalConfig.from_settings(config))
+    if not settings.get("openai_api_key") and not settings.get("platform_key", True):
+        raise LLMError("this organisation has no OpenAI key: set one on its settings page")
     return _openai(
         settings.get("openai_api_key") or None,
         settings.get("openai_base_url") or None,

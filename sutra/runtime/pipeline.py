@@ -6,6 +6,10 @@ only says "look at this contact now", and a periodic sweep claims whatever a not
 missed — a message accepted just before a restart, a webhook cut short, a timeout that fell
 due, an outbound message to retry, a flow start. Several processes can run it on one database.
 
+Contacts of every organisation share the pipeline; each claim names its organisation, whose
+runner (flows, keys, billing) and channels (numbers, access tokens) do its work, and whose
+own pacer spaces its sends, so one organisation's backlog never takes another's sending rate.
+
 A process works at most ``max_in_flight`` contacts at once; the rest wait their turn in
 arrival order, so a burst is worked through at full speed instead of all of it at once. All
 of the process's leases are renewed by one statement.
@@ -23,15 +27,20 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sutra.channels.base import Channel, OutboundMessage, SendResult
 from sutra.engine import events as ev
 from sutra.engine.session import Contact, Session
+from sutra.orgs.channels import whatsapp_scheme
 from sutra.runtime import metrics
 from sutra.runtime.media import MediaStore
 from sutra.runtime.pacing import Pacer
-from sutra.runtime.runner import Outcome, Runner, stored_any
+from sutra.runtime.runner import Outcome, Runner, Send, stored_any
 from sutra.store import work
+
+if TYPE_CHECKING:
+    from sutra.orgs.directory import Directory
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +67,8 @@ class Pipeline:
         send_timeout: float = 60.0,
         pacers: dict[str, Pacer] | None = None,
         media: MediaStore | None = None,
+        directory: Directory | None = None,
+        messages_per_second: float | None = None,
     ) -> None:
         self.runner = runner
         self.db = runner.db
@@ -73,6 +84,11 @@ class Pipeline:
         self.send_timeout = send_timeout
         self.pacers = pacers or {}
         self.media = media
+        # Without a directory (tests, the CLI) every organisation uses ``channels``.
+        self.directory = directory
+        self.messages_per_second = messages_per_second
+        self._org_pacers: dict[tuple[int, str], Pacer] = {}
+        self._runners: dict[int, Runner] = {runner.repo.org: runner}
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
@@ -84,7 +100,40 @@ class Pipeline:
         self._held: dict[int, datetime] = {}
         self._wake = asyncio.Event()
         self._started_at = runner.now()
-        runner.send = self._deliver_now
+        runner.send = self._sender(runner.repo.org)
+
+    # --- organisations -----------------------------------------------------------------------
+
+    def runner_for(self, organization_id: int) -> Runner:
+        """The runner of this organisation's contacts (its flows, settings and keys)."""
+        found = self._runners.get(organization_id)
+        if found is None:
+            found = self.runner.for_org(organization_id)
+            found.send = self._sender(organization_id)
+            self._runners[organization_id] = found
+        return found
+
+    async def channels_for(self, organization_id: int) -> dict[str, Channel]:
+        if self.directory is None:
+            return self.channels
+        return await self.directory.channels(organization_id)
+
+    def _pacer(self, organization_id: int, channel_name: str) -> Pacer | None:
+        if organization_id == self.runner.repo.org or self.messages_per_second is None:
+            return self.pacers.get(channel_name)
+        key = (organization_id, channel_name)
+        pacer = self._org_pacers.get(key)
+        if pacer is None and channel_name in self.pacers:
+            # Each number has its own messaging limit, so each organisation its own pacer.
+            pacer = self._org_pacers[key] = Pacer(self.messages_per_second)
+            pacer.start()
+        return pacer
+
+    def _sender(self, organization_id: int) -> Send:
+        async def send(contact: Contact, event: ev.MsgOut, uuid: str) -> None:
+            await self._deliver_now(organization_id, contact, event, uuid)
+
+        return send
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -115,7 +164,7 @@ class Pipeline:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for pacer in self.pacers.values():
+        for pacer in [*self.pacers.values(), *self._org_pacers.values()]:
             await pacer.stop()
 
     async def idle(self, timeout: float = 30.0) -> None:
@@ -245,7 +294,14 @@ class Pipeline:
     async def _work(self, claim: work.Claim) -> None:
         """Everything the claim holds, in order: sends left over (older than anything else
         here), flow starts, a due wait, then the messages that came in."""
-        runner = self.runner
+        org = claim.organization_id
+        runner = self.runner_for(org)
+        if self.directory is not None and org != self.runner.repo.org:
+            info = await self.directory.org(org)
+            if info is not None:
+                runner.timezone = info.timezone
+        channels = await self.channels_for(org)
+        runner.channels_by_scheme = {"whatsapp": whatsapp_scheme(channels), "sim": "sim"}
         contact, session = claim.contact, claim.session
         if claim.sends_wait_until is not None:
             assert contact.id is not None
@@ -253,7 +309,7 @@ class Pipeline:
             if held is None or held < claim.sends_wait_until:
                 self._held[contact.id] = claim.sends_wait_until
         for queued in claim.outbound:
-            await self._send_again(contact, queued)
+            await self._send_again(org, contact, queued)
         token = _replying.set(False)
         try:
             for start_id, flow_uuid in claim.starts:
@@ -269,7 +325,7 @@ class Pipeline:
             message = pending.message
             if self.media is not None and message.attachments:
                 local = await self.media.localize(
-                    message.attachments, self.channels.get(pending.channel)
+                    message.attachments, channels.get(pending.channel)
                 )
                 if local is not None:
                     message = message.model_copy(update={"attachments": local})
@@ -283,7 +339,7 @@ class Pipeline:
             except _TryLater:
                 break  # the contact's later messages wait behind it
 
-    async def _send_again(self, contact: Contact, queued: work.Queued) -> None:
+    async def _send_again(self, org: int, contact: Contact, queued: work.Queued) -> None:
         """A send that is due again (after a rate limit), or one a dead worker began: that
         one may have reached the provider, so first give its "sent" status (which names our
         id) the time to come in; the contact's later work waits, to stay in order."""
@@ -309,6 +365,7 @@ class Pipeline:
             )
             return
         await self._send(
+            org,
             contact,
             queued.uuid,
             queued.channel,
@@ -367,9 +424,10 @@ class Pipeline:
         finally:
             stored_any.reset(token)
 
-    async def _deliver_now(self, contact: Contact, event: ev.MsgOut, uuid: str) -> None:
-        channel = self.runner.channel_for(contact)
+    async def _deliver_now(self, org: int, contact: Contact, event: ev.MsgOut, uuid: str) -> None:
+        channel = self.runner_for(org).channel_for(contact)
         await self._send(
+            org,
             contact,
             uuid,
             channel,
@@ -386,6 +444,7 @@ class Pipeline:
 
     async def _send(
         self,
+        org: int,
         contact: Contact,
         uuid: str,
         channel_name: str,
@@ -395,7 +454,7 @@ class Pipeline:
     ) -> None:
         assert contact.id is not None
         outcomes = self.runner.unrecorded.setdefault(contact.id, [])
-        channel = self.channels.get(channel_name)
+        channel = (await self.channels_for(org)).get(channel_name)
         if channel is None:
             error = f"channel {channel_name!r} is not configured"
             outcomes.append(work.Sent(uuid, "failed", error=error))
@@ -405,7 +464,7 @@ class Pipeline:
             error = "waits for an earlier message"
             outcomes.append(work.Sent(uuid, "retry", error=error, retry_at=held))
             return
-        pacer = self.pacers.get(channel_name)
+        pacer = self._pacer(org, channel_name)
         if pacer is not None:
             await pacer.wait(urgent=_replying.get())
         try:

@@ -127,6 +127,26 @@ class Runner:
         self._generation = 0
         self._refreshing = asyncio.Lock()
 
+    def for_org(self, organization_id: int, *, timezone: str | None = None) -> Runner:
+        """A runner like this one for another organisation: its own flows (cached apart),
+        settings and usage; the database, services and the unsent outcomes are shared (contact
+        ids are unique across organisations)."""
+        other = Runner(
+            Repository(self.repo.sessions, organization_id),
+            self.db,
+            services=self.services,
+            channel=self.channel,
+            send=self.send,
+            clock=self.clock,
+            webhook_settings=self.webhook_settings,
+            timezone=timezone or self.timezone,
+            skip_time_waits=self.skip_time_waits,
+        )
+        other.unrecorded = self.unrecorded
+        other.refresh_every = self.refresh_every
+        other.channels_by_scheme = dict(self.channels_by_scheme)
+        return other
+
     def channel_for(self, contact: Contact) -> str:
         """Where a contact's replies go: back the way they last wrote, else by their urn."""
         if contact.channel:

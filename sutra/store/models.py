@@ -51,8 +51,10 @@ from sutra.text import clean_text
 __all__ = [
     "ID_TYPE",
     "NAMING_CONVENTION",
+    "ApiToken",
     "Base",
     "Broadcast",
+    "ChannelNumber",
     "Contact",
     "ContactField",
     "ContactImport",
@@ -66,6 +68,7 @@ __all__ = [
     "Group",
     "LLMTurn",
     "LLMUsage",
+    "Membership",
     "Message",
     "MessageDirection",
     "MessageStatus",
@@ -236,6 +239,8 @@ class Organization(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(
         MutableDict.as_mutable(json_type()), default=dict
     )
+    # A disabled organisation's webhooks are refused and its staff cannot sign in to it.
+    is_active: Mapped[bool] = mapped_column(Boolean(), default=True, server_default=true())
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
@@ -680,6 +685,11 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When this person last opened the alerts page: newer alerts make the nav's count.
     alerts_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # May work in every organisation as its administrator (`sutra user create --platform-admin`);
+    # each request made so in an organisation the user is not a member of is logged.
+    is_platform_admin: Mapped[bool] = mapped_column(
+        Boolean(), default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
@@ -719,6 +729,62 @@ class WebSession(Base):
     created_at: Mapped[datetime] = _created_at()
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The organisation the browser works in (the header's switcher); None: the user's first.
+    organization_id: Mapped[int | None] = mapped_column(ID_TYPE)
+
+
+class Membership(Base):
+    """A user's place in an organisation: ``admin`` (settings, staff, tokens), ``staff``
+    (the daily work) or ``viewer`` (reads only)."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("user_id", "organization_id"),
+        Index("ix_memberships_organization_id", "organization_id"),
+    )
+
+    id: Mapped[int] = _id()
+    user_id: Mapped[int] = _fk("users.id", ondelete="CASCADE")
+    organization_id: Mapped[int] = _fk("organizations.id", ondelete="CASCADE")
+    role: Mapped[str] = mapped_column(String())
+    created_at: Mapped[datetime] = _created_at()
+
+
+class ApiToken(Base):
+    """A REST API token of one organisation: only its SHA-256 is kept, and its last 4
+    characters, so a list can tell tokens apart without showing them."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_organization_id", "organization_id"),)
+
+    id: Mapped[int] = _id()
+    uuid: Mapped[str] = mapped_column(String(), unique=True, default=new_uuid)
+    organization_id: Mapped[int] = _fk("organizations.id", ondelete="CASCADE")
+    name: Mapped[str] = mapped_column(String())
+    token_hash: Mapped[str] = mapped_column(String(), unique=True)
+    last4: Mapped[str] = mapped_column(String())
+    role: Mapped[str] = mapped_column(String())
+    created_by: Mapped[str | None] = mapped_column(String())
+    created_at: Mapped[datetime] = _created_at()
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChannelNumber(Base):
+    """Which organisation a channel address belongs to: a WhatsApp phone number id, a Gupshup
+    app name. Unique, so one number can never be routed to two organisations."""
+
+    __tablename__ = "channel_numbers"
+    __table_args__ = (
+        UniqueConstraint("kind", "address"),
+        Index("ix_channel_numbers_organization_id", "organization_id"),
+    )
+
+    id: Mapped[int] = _id()
+    organization_id: Mapped[int] = _fk("organizations.id", ondelete="CASCADE")
+    kind: Mapped[str] = mapped_column(String())
+    address: Mapped[str] = mapped_column(String())
+    created_at: Mapped[datetime] = _created_at()
 
 
 class SignInThrottle(Base):

@@ -90,7 +90,10 @@ async def create_user(
     *,
     name: str | None = None,
     organization_id: int = 1,
+    role: str = "admin",
+    platform_admin: bool = False,
 ) -> m.User:
+    """A new account, with ``role`` in ``organization_id``."""
     email = normalize_email(email)
     problem = email_problem(email) or password_problem(password)
     if problem:
@@ -104,8 +107,11 @@ async def create_user(
                 name=name,
                 password_hash=password_hash,
                 is_active=True,
+                is_platform_admin=platform_admin,
             )
             db.add(user)
+            await db.flush()
+            db.add(m.Membership(user_id=user.id, organization_id=organization_id, role=role))
     except IntegrityError:
         raise UserError(f"a user with the email {email} exists already") from None
     return user
@@ -200,6 +206,8 @@ class LiveSession:
     email: str
     name: str | None
     csrf: str
+    # The organisation the browser last switched to (None: the user's first).
+    organization_id: int | None = None
 
 
 def _token_hash(token: str) -> str:
@@ -255,7 +263,7 @@ async def session_user(
             await db.execute(
                 update(m.WebSession).where(m.WebSession.id == web.id).values(last_seen_at=now)
             )
-    return LiveSession(web.id, user.id, user.email, user.name, web.csrf)
+    return LiveSession(web.id, user.id, user.email, user.name, web.csrf, web.organization_id)
 
 
 async def end_session(sessions: async_sessionmaker[AsyncSession], token: str) -> None:

@@ -178,6 +178,8 @@ class GraphAPIStubServer(RecordingServer):
         self._fault_rng = random.Random(0)
         self._faults: SendFaults | None = None
         self.faults = faults
+        # Numbers of other businesses on this stand-in, each with its own access token.
+        self._numbers: dict[str, str] = {}
 
     @property
     def faults(self) -> SendFaults | None:
@@ -201,6 +203,22 @@ class GraphAPIStubServer(RecordingServer):
             if faults is None or not faults.mix or self._fault_rng.random() >= faults.rate:
                 return None
             return self._fault_rng.choice(faults.mix)
+
+    def add_number(self, phone_number_id: str, access_token: str) -> None:
+        """Another WhatsApp number (another organisation's): sends from it need its own
+        token, and its token sends from no other number."""
+        self._numbers[phone_number_id] = access_token
+
+    def sent_from(self, phone_number_id: str) -> list[dict[str, Any]]:
+        """The bodies of the sends from one number made with its own token."""
+        token = f"Bearer {self._numbers.get(phone_number_id, self.access_token)}"
+        return [
+            r.body
+            for r in self.sends
+            if r.path.rstrip("/").split("/")[-2] == phone_number_id
+            and r.headers.get("authorization") == token
+            and isinstance(r.body, dict)
+        ]
 
     def report_statuses(self, webhook_urls: list[str], app_secret: str) -> None:
         """After each accepted send, post its signed "sent" status (echoing
@@ -303,8 +321,16 @@ class GraphAPIStubServer(RecordingServer):
             self._media.clear()
             self._delivered.clear()
 
-    def _authorized(self, request: Request) -> bool:
-        return request.headers.get("authorization") == f"Bearer {self.access_token}"
+    def _authorized(self, request: Request, phone_number_id: str | None = None) -> bool:
+        given = request.headers.get("authorization")
+        if phone_number_id is not None and phone_number_id in self._numbers:
+            return given == f"Bearer {self._numbers[phone_number_id]}"
+        tokens = (
+            {self.access_token, *self._numbers.values()}
+            if phone_number_id is None
+            else {self.access_token}
+        )
+        return given in {f"Bearer {token}" for token in tokens}
 
     def _make_app(self) -> FastAPI:
         state = self._state
@@ -367,7 +393,7 @@ class GraphAPIStubServer(RecordingServer):
             except ValueError:
                 body = None
             state.record(request, raw, body)
-            if not self._authorized(request):
+            if not self._authorized(request, phone_number_id):
                 return _invalid_token()
             planned = state.next_planned() or self._fault()
             problem = _check_message(body) if self.validate else None

@@ -6,7 +6,6 @@ routes (groups, fields, contact imports, result summaries, usage) in :mod:`sutra
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -24,23 +23,27 @@ from sutra.store import models as m
 from sutra.store import work
 from sutra.web import contactstore, results
 from sutra.web.contactstore import ContactError, ContactFilter, ContactUpdate
-from sutra.web.state import AppState, app_state, state_of
+from sutra.web.state import AppState, app_state, token_scope
 
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require_token(
+async def require_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    token = state_of(request).settings.sutra_api_token
-    given = credentials.credentials if credentials else ""
-    if token is None or not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+    """``SUTRA_API_TOKEN`` (the default organisation's) or a token made on an organisation's
+    settings page, which acts in that organisation alone; a viewer's token only reads."""
+    scope = await token_scope(request)
+    if scope is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing or wrong bearer token",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    if scope[1] == "viewer" and request.method not in ("GET", "HEAD", "OPTIONS"):
+        raise HTTPException(403, "a viewer's token cannot change anything")
+    await app_state(request)  # state_of(request) is the token's organisation's from here on
 
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)], tags=["api"])
@@ -138,7 +141,9 @@ async def delete_flow(uuid: str, state: State) -> Response:
     """Archive the flow: it stops running and disappears from lists; its history stays."""
     await _flow(state, uuid)
     async with state.repo.sessions.begin() as db:
-        row = await db.scalar(select(m.Flow).where(m.Flow.uuid == uuid))
+        row = await db.scalar(
+            select(m.Flow).where(m.Flow.uuid == uuid, m.Flow.organization_id == state.repo.org)
+        )
         if row is not None:
             row.archived = True
     return Response(status_code=204)

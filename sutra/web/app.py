@@ -10,19 +10,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from sutra.channels.base import Channel
-from sutra.channels.simulator import Simulator
 from sutra.config import ServerSettings, get_settings
 from sutra.evals import pages as evals_pages
 from sutra.functions.services import Services
 from sutra.http import async_client
+from sutra.orgs import DEFAULT_ORG
+from sutra.orgs.channels import whatsapp_scheme
+from sutra.orgs.directory import Directory
 from sutra.outbound import guarded_client
 from sutra.runtime.environment import environment_from_settings
 from sutra.runtime.media import MediaStore
@@ -52,30 +52,6 @@ from sutra.web.assistants import router as assistants_router
 from sutra.web.state import AppState
 
 
-def _channels(settings: ServerSettings, http: httpx.AsyncClient) -> dict[str, Channel]:
-    channels: dict[str, Channel] = {"sim": Simulator()}
-    if settings.whatsapp_access_token and settings.whatsapp_phone_number_id:
-        from sutra.channels.whatsapp import WhatsAppCloud
-
-        channels["whatsapp"] = WhatsAppCloud(
-            settings.whatsapp_access_token.get_secret_value(),
-            settings.whatsapp_phone_number_id,
-            api_url=settings.whatsapp_api_url,
-            http=http,
-        )
-    if settings.gupshup_api_key and settings.gupshup_app_name and settings.gupshup_source_number:
-        from sutra.channels.gupshup import Gupshup
-
-        channels["gupshup"] = Gupshup(
-            settings.gupshup_api_key.get_secret_value(),
-            settings.gupshup_app_name,
-            settings.gupshup_source_number,
-            api_url=settings.gupshup_api_url,
-            http=http,
-        )
-    return channels
-
-
 def create_app(
     database_url: str | None = None,
     *,
@@ -96,12 +72,14 @@ def create_app(
         engine = create_async_engine_for(database_url, pool_timeout=600)
         db = HotDB(database_url).start()
         http = async_client()
-        channels = _channels(server, http)
+        sessions = create_session_factory(engine)
+        # Each organisation's channels: the environment's and the stored settings'.
+        directory = Directory(sessions, server, http)
+        channels = await directory.channels(DEFAULT_ORG)
         # The URLs webhooks and vision fetch are chosen by flows, so they go through the fetch
         # policy; the channels' APIs, set by staff, do not.
         fetch = guarded_client()
         secret = config.webhook_secret
-        sessions = create_session_factory(engine)
         media = MediaStore(Path(server.sutra_media_dir), server.sutra_public_url)
         if services is not None and services.media is None:
             services.media = media
@@ -119,8 +97,7 @@ def create_app(
                 signing_secret=secret.get_secret_value() if secret else None,
             ),
         )
-        whatsapp = "whatsapp" if "whatsapp" in channels else "gupshup"
-        runner.channels_by_scheme = {"whatsapp": whatsapp, "sim": "sim"}
+        runner.channels_by_scheme = {"whatsapp": whatsapp_scheme(channels), "sim": "sim"}
         share = server.whatsapp_messages_per_second / server.sutra_workers
         pacers = {"whatsapp": Pacer(share)}
         pipeline = Pipeline(
@@ -131,9 +108,11 @@ def create_app(
             max_in_flight=server.sutra_max_in_flight,
             doubt_seconds=server.sutra_send_doubt_seconds,
             send_timeout=server.sutra_send_timeout,
-            pacers={k: v for k, v in pacers.items() if k in channels},
+            pacers=pacers,
+            directory=directory,
+            messages_per_second=share,
         )
-        app.state.sutra = AppState(server, runner, pipeline)
+        app.state.sutra = AppState(server, runner, pipeline, directory)
         await pipeline.start()
         try:
             yield

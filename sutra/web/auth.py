@@ -40,9 +40,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from sutra.orgs import store as org_store
 from sutra.store import models as m
 from sutra.store import throttle, users
-from sutra.web.state import state_of
+from sutra.web.state import app_state, state_of
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ CSRF_HEADER = "X-CSRFToken"
 SESSION_MAX_AGE = int(users.SESSION_LIFETIME.total_seconds())
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECRET_NAME = "session_key"
+# What a viewer may still post: signing out and choosing another organisation.
+VIEWER_MAY_POST = frozenset({"/logout", "/orgs/switch"})
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -75,6 +78,23 @@ class SignedIn:
     name: str | None
     csrf: str
     session_id: int
+    # The organisation this browser works in, the user's role there, and every organisation
+    # the user may switch to (id, name, role).
+    organization_id: int = 1
+    role: str = "admin"
+    places: tuple[tuple[int, str, str], ...] = ()
+
+    @property
+    def can_change(self) -> bool:
+        return self.role != "viewer"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def organization_name(self) -> str:
+        return next((n for i, n, _ in self.places if i == self.organization_id), "")
 
     @property
     def display_name(self) -> str:
@@ -143,10 +163,35 @@ async def _verify(request: Request) -> SignedIn | None:
     token = await _token(request, cookie)
     if token is None:
         return None
-    live = await users.session_user(state_of(request).repo.sessions, token)
+    sessions = state_of(request).repo.sessions
+    live = await users.session_user(sessions, token)
     if live is None:
         return None
-    return SignedIn(live.user_id, live.email, live.name, live.csrf, live.id)
+    places = await org_store.memberships(sessions, live.user_id)
+    if not places:
+        return None  # in no active organisation: nothing to see
+    here = next((p for p in places if p.organization_id == live.organization_id), places[0])
+    role = here.role
+    if role == org_store.PLATFORM_ROLE:
+        # Acting where not a member: allowed to the platform administrator, and on the record.
+        log.info(
+            "platform administrator %s: %s %s in organisation %d",
+            live.email,
+            request.method,
+            request.url.path,
+            here.organization_id,
+        )
+        role = "admin"
+    return SignedIn(
+        live.user_id,
+        live.email,
+        live.name,
+        live.csrf,
+        live.id,
+        organization_id=here.organization_id,
+        role=role,
+        places=tuple((p.organization_id, p.name, p.role) for p in places),
+    )
 
 
 async def _token(request: Request, cookie: str) -> str | None:
@@ -170,6 +215,7 @@ async def page_user(request: Request) -> SignedIn:
     user = await current_user(request)
     if user is None:
         raise LoginRequired(_full_path(request))
+    await app_state(request)  # from here on, state_of(request) is the user's organisation's
     return user
 
 
@@ -182,6 +228,9 @@ async def api_user(request: Request) -> SignedIn:
         given = request.headers.get(CSRF_HEADER, "")
         if not user.csrf or not hmac.compare_digest(given.encode(), user.csrf.encode()):
             raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header")
+        if not user.can_change and request.url.path not in VIEWER_MAY_POST:
+            raise HTTPException(403, "a viewer cannot change anything in this organisation")
+    await app_state(request)
     return user
 
 
@@ -273,6 +322,10 @@ async def login(
         log.warning("sign-in locked out for %s from %s (%d s left)", shown, address, wait)
         return _too_many(target, email, wait, wrong=False)
     user = await users.authenticate(sessions, email, password)
+    if user is not None and not await org_store.memberships(sessions, user.id):
+        log.warning("sign-in refused for %s: in no active organisation", shown)
+        page = _login_page(target, email=email, error="This account is in no organisation.")
+        return HTMLResponse(page, status_code=403, headers={"Cache-Control": "no-store"})
     if user is None:
         log.warning("sign-in refused for %s from %s", shown, address)
         wait = await throttle.failed(sessions, keys, now())

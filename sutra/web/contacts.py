@@ -85,7 +85,9 @@ async def delete_group(uuid: str, state: State) -> Response:
 @routes.route("POST", "/groups/{uuid}/contacts")
 async def change_members(uuid: str, body: Members, state: State) -> dict[str, Any]:
     """Add contacts to the group and/or take them out (by contact uuid)."""
-    added = await contactstore.add_members(state.repo, uuid, body.add) if body.add else 0
+    # With nothing to change the group is still looked up: an unknown one is a 404.
+    wanted = body.add or not body.remove
+    added = await contactstore.add_members(state.repo, uuid, body.add) if wanted else 0
     removed = await contactstore.remove_members(state.repo, uuid, body.remove) if body.remove else 0
     return {"added": added, "removed": removed}
 

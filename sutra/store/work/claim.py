@@ -57,6 +57,8 @@ class Claim:
     # An earlier send is due again only then (the provider asked us to wait, or the network
     # failed): the contact's new messages go after it, whichever process sends them.
     sends_wait_until: datetime | None = None
+    # Whose contact this is: its flows, channels and keys are that organisation's.
+    organization_id: int = 1
 
     def session_due(self, now: datetime) -> bool:
         """The waiting session has something to do now: a webhook to (re)do, a timeout."""
@@ -81,7 +83,9 @@ _IN_DUE = (
     "(direction = 'in' AND status = 'received' AND "
     "(next_attempt_at IS NULL OR next_attempt_at <= :now))"
 )
-_CONTACT_COLUMNS = "id, uuid, name, urn, channel, phone, language, fields, taken_over_at"
+_CONTACT_COLUMNS = (
+    "id, uuid, name, urn, channel, phone, language, fields, taken_over_at, organization_id"
+)
 
 
 def take_lease(
@@ -195,6 +199,7 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
         starts,
         taken_over=row[8] is not None,
         sends_wait_until=sends_wait_until,
+        organization_id=int(row[9]),
     )
 
 

@@ -82,7 +82,9 @@ class StatusNews:
     reference: str | None = None
 
 
-def update_statuses(tx: Tx, channel: str, updates: list[StatusNews]) -> None:
+def update_statuses(
+    tx: Tx, channel: str, updates: list[StatusNews], organization_id: int | None = None
+) -> None:
     """Provider news about sent messages; unknown ids are ignored (a message sent by another
     system on the same number). A status that names our id also settles a send whose answer
     was never recorded: the provider has the message, it must not go out again."""
@@ -98,6 +100,7 @@ def update_statuses(tx: Tx, channel: str, updates: list[StatusNews]) -> None:
             "external_id": news.external_id,
             "reference": news.reference,
             "rank": _RANK[news.status],
+            "org": organization_id,
         }
         where = (
             "uuid = :reference AND (external_id IS NULL OR external_id = :external_id)"
@@ -108,6 +111,7 @@ def update_statuses(tx: Tx, channel: str, updates: list[StatusNews]) -> None:
             "UPDATE messages SET status = :status, error = COALESCE(:error, error), "
             "external_id = COALESCE(external_id, :external_id), "
             "sent_at = COALESCE(sent_at, :now), updated_at = :now "
-            f"WHERE channel = :channel AND direction = 'out' AND {where} AND {_RANK_SQL} < :rank",
+            f"WHERE channel = :channel AND direction = 'out' AND {where} AND {_RANK_SQL} < :rank"
+            + ("" if organization_id is None else " AND organization_id = :org"),
             params,
         )

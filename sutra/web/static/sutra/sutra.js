@@ -55,5 +55,16 @@ window.sutra = (() => {
     });
   }
 
+  // The organisation switcher: the same kind of page in the other organisation (an id of
+  // this one would be "not found" there).
+  const orgSwitch = document.getElementById("org-switch");
+  if (orgSwitch) {
+    orgSwitch.addEventListener("change", async () => {
+      await request("POST", "/orgs/switch", { organization_id: Number(orgSwitch.value) });
+      const section = window.location.pathname.split("/")[1] || "flows";
+      window.location.assign(`/${section}`);
+    });
+  }
+
   return { cookie, request };
 })();
