@@ -95,9 +95,10 @@ class Pipeline:
         self._ready: deque[int] = deque()
         self._queued: set[int] = set()
         self._background: list[asyncio.Task[None]] = []
-        # Contacts whose earlier message the provider asked us to send later: until then
-        # their later messages queue behind it, so the contact reads them in order.
-        self._held: dict[int, datetime] = {}
+        # Per contact worked on here, its first send still to go out (our uuid, and when it
+        # is due: the provider asked us to wait, or the network failed). Until it has gone,
+        # the contact's later sends queue behind it, so the contact reads them in order.
+        self._held: dict[int, tuple[str, datetime]] = {}
         self._wake = asyncio.Event()
         self._started_at = runner.now()
         runner.send = self._sender(runner.repo.org)
@@ -223,6 +224,9 @@ class Pipeline:
 
     def _done(self, contact_id: int) -> None:
         self._tasks.pop(contact_id, None)
+        # The next claim reads it again from the database, where another process may have
+        # sent it meanwhile.
+        self._held.pop(contact_id, None)
         if contact_id in self._again:
             self._again.discard(contact_id)
             self.notify(contact_id)
@@ -247,7 +251,6 @@ class Pipeline:
         if room <= 0:
             return
         now = self.runner.now()
-        self._held = {c: until for c, until in self._held.items() if until > now}
         for contact_id in await self.db.run(work.claim_many, self.owner, self._until(), now, room):
             self.notify(contact_id)
 
@@ -303,11 +306,11 @@ class Pipeline:
         channels = await self.channels_for(org)
         runner.channels_by_scheme = {"whatsapp": whatsapp_scheme(channels), "sim": "sim"}
         contact, session = claim.contact, claim.session
-        if claim.sends_wait_until is not None:
-            assert contact.id is not None
-            held = self._held.get(contact.id)
-            if held is None or held < claim.sends_wait_until:
-                self._held[contact.id] = claim.sends_wait_until
+        assert contact.id is not None
+        if claim.first_unsent is not None:
+            self._held[contact.id] = claim.first_unsent
+        else:
+            self._held.pop(contact.id, None)
         for queued in claim.outbound:
             await self._send_again(org, contact, queued)
         token = _replying.set(False)
@@ -353,12 +356,24 @@ class Pipeline:
             while loop.time() < deadline:
                 await asyncio.sleep(min(1.0, max(0.0, deadline - loop.time())))
                 if await self.db.run(work.message_status, queued.uuid) != "sending":
+                    self._sent(contact, queued.uuid)
                     return
+        assert contact.id is not None
+        behind = self._behind(contact, queued.uuid)
+        if behind is not None:
+            # Not an attempt: it has not been tried, so it does not count towards giving up.
+            self.runner.unrecorded.setdefault(contact.id, []).append(
+                work.Sent(
+                    queued.uuid, "retry", error="waits for an earlier message", retry_at=behind
+                )
+            )
+            return
         attempts = await self.db.run(work.begin_resend, queued.uuid)
         if attempts is None:
+            self._sent(contact, queued.uuid)
             return  # settled meanwhile
         if attempts >= self.send_retries:
-            assert contact.id is not None
+            self._sent(contact, queued.uuid)
             error = f"given up after {attempts} attempts without an answer from the provider"
             self.runner.unrecorded.setdefault(contact.id, []).append(
                 work.Sent(queued.uuid, "failed", error=error)
@@ -459,10 +474,10 @@ class Pipeline:
             error = f"channel {channel_name!r} is not configured"
             outcomes.append(work.Sent(uuid, "failed", error=error))
             return
-        held = self._held.get(contact.id)
-        if held is not None and held > self.runner.now():
+        behind = self._behind(contact, uuid)
+        if behind is not None:
             error = "waits for an earlier message"
-            outcomes.append(work.Sent(uuid, "retry", error=error, retry_at=held))
+            outcomes.append(work.Sent(uuid, "retry", error=error, retry_at=behind))
             return
         pacer = self._pacer(org, channel_name)
         if pacer is not None:
@@ -475,19 +490,36 @@ class Pipeline:
             result = SendResult(error=error, retry_after=RETRY_SECONDS)
         metrics.MESSAGES_OUT.labels(channel_name, "sent" if result.ok else "error").inc()
         if result.ok:
+            self._sent(contact, uuid)
             outcomes.append(work.Sent(uuid, "sent", external_id=result.external_id))
         elif result.retry_after is not None and attempts + 1 < self.send_retries:
             if pacer is not None:
                 pacer.pause(result.retry_after)
             retry_at = self.runner.now() + timedelta(seconds=result.retry_after)
-            self._held[contact.id] = retry_at
+            self._held[contact.id] = (uuid, retry_at)
             outcomes.append(
                 work.Sent(uuid, "retry", error=result.error or "retry", retry_at=retry_at)
             )
         else:
+            self._sent(contact, uuid)
             outcomes.append(work.Sent(uuid, "failed", error=result.error))
         if not result.ok:
             log.warning("sending %s to contact %s: %s", uuid, contact.id, result.error)
+
+    def _behind(self, contact: Contact, uuid: str) -> datetime | None:
+        """When the send ``uuid`` may go, if an earlier send of the contact must go first."""
+        assert contact.id is not None
+        held = self._held.get(contact.id)
+        if held is None or held[0] == uuid:
+            return None
+        return max(held[1], self.runner.now())
+
+    def _sent(self, contact: Contact, uuid: str) -> None:
+        """``uuid`` needs no more sending (sent, given up, settled): later sends may go."""
+        assert contact.id is not None
+        held = self._held.get(contact.id)
+        if held is not None and held[0] == uuid:
+            del self._held[contact.id]
 
     # --- for the simulator: a start under the contact's lease ----------------------------------
 

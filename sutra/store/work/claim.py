@@ -54,9 +54,9 @@ class Claim:
     starts: list[tuple[int, str]] = field(default_factory=list)
     # Staff took the chat over (the console): its messages are kept from the flows.
     taken_over: bool = False
-    # An earlier send is due again only then (the provider asked us to wait, or the network
-    # failed): the contact's new messages go after it, whichever process sends them.
-    sends_wait_until: datetime | None = None
+    # The contact's first send still to go out (our uuid) and when it is due: its later
+    # messages go after it, whichever process sends them.
+    first_unsent: tuple[str, datetime] | None = None
     # Whose contact this is: its flows, channels and keys are that organisation's.
     organization_id: int = 1
 
@@ -129,7 +129,7 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
     inbound: list[Pending] = []
     outbound: list[Queued] = []
     held_back = False
-    sends_wait_until: datetime | None = None
+    first_unsent: tuple[str, datetime] | None = None
     for (
         u,
         direction,
@@ -168,9 +168,10 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
             inbound.append(Pending(u, message, channel, attempts or 0))
         else:
             retry_at = tx.read_ts(not_before) if status == "queued" else None
-            if retry_at is not None and retry_at > now:
-                if sends_wait_until is None or retry_at > sends_wait_until:
-                    sends_wait_until = retry_at
+            due = retry_at is None or retry_at <= now
+            if first_unsent is None:
+                first_unsent = (u, now if due else retry_at)
+            if not due:
                 continue
             outbound.append(
                 Queued(
@@ -198,7 +199,7 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
         outbound,
         starts,
         taken_over=row[8] is not None,
-        sends_wait_until=sends_wait_until,
+        first_unsent=first_unsent,
         organization_id=int(row[9]),
     )
 
