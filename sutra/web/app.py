@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
+from sutra import __version__
 from sutra.channels.base import Channel
 from sutra.channels.simulator import Simulator
 from sutra.config import ServerSettings, get_settings
@@ -137,7 +138,7 @@ def create_app(
             db.close()
             await engine.dispose()
 
-    app = FastAPI(title="Sutra", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="Sutra", version=__version__, lifespan=lifespan)
     app.add_middleware(limits.BodyLimitMiddleware, settings=server)
     media_dir = Path(server.sutra_media_dir)
     media_dir.mkdir(parents=True, exist_ok=True)
