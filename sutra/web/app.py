@@ -31,6 +31,7 @@ from sutra.runtime.pipeline import Pipeline
 from sutra.runtime.runner import Runner
 from sutra.runtime.webhooks import WebhookSettings
 from sutra.store.db import create_async_engine_for, create_session_factory, migrate
+from sutra.store.db import database_url as default_database_url
 from sutra.store.hotdb import HotDB
 from sutra.store.repository import Repository
 from sutra.web import (
@@ -44,6 +45,7 @@ from sutra.web import (
     limits,
     pages,
     simulator,
+    startup,
     webhooks,
 )
 from sutra.web.assistants import router as assistants_router
@@ -95,6 +97,13 @@ def create_app(
         db = HotDB(database_url).start()
         http = async_client()
         channels = _channels(server, http)
+        build = getattr(app.state, "flow_editor", None)
+        startup.report(
+            server,
+            config,
+            database_url or default_database_url(),
+            f"{build.version} at {build.root}" if build is not None else None,
+        )
         # The URLs webhooks and vision fetch are chosen by flows, so they go through the fetch
         # policy; the channels' APIs, set by staff, do not.
         fetch = guarded_client()

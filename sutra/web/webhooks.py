@@ -136,9 +136,10 @@ async def whatsapp_webhook(request: Request, state: State) -> dict[str, int]:
         messages, statuses = whatsapp.parse_webhook(payload)
     except ChannelError as exc:
         raise _refuse("whatsapp", exc, payload) from None
-    return await _accept(
-        state, state.runner.channels_by_scheme.get("whatsapp", "whatsapp"), messages, statuses
-    )
+    # Stored as WhatsApp Cloud's even when Gupshup is the channel that sends to whatsapp:
+    # urns (Cloud half configured): its replies then fail as "not configured", which start-up
+    # has already said, instead of going out through another number.
+    return await _accept(state, "whatsapp", messages, statuses)
 
 
 @router.post("/gupshup")
