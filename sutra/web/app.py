@@ -37,6 +37,7 @@ from sutra.store.repository import Repository
 from sutra.web import (
     alerts,
     api,
+    apidocs,
     auth,
     chats,
     console,
@@ -147,7 +148,11 @@ def create_app(
             db.close()
             await engine.dispose()
 
-    app = FastAPI(title="Sutra", version=__version__, lifespan=lifespan)
+    # /docs and /redoc are apidocs', whose scripts are served from here, not a CDN.
+    app = FastAPI(
+        title="Sutra", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    apidocs.install(app)
     app.add_middleware(limits.BodyLimitMiddleware, settings=server)
     media_dir = Path(server.sutra_media_dir)
     media_dir.mkdir(parents=True, exist_ok=True)
