@@ -1,6 +1,7 @@
 """Flows as the editor and the flow list change them: create, rename, archive, save, export.
 
-Every change of a definition is a new :class:`~sutra.store.models.FlowRevision`. A revision
+Every change of what a definition runs is a new :class:`~sutra.store.models.FlowRevision`
+(a change of layout alone, nodes moved on the canvas, is kept in the latest revision). A revision
 without errors becomes the running definition at once (``Flow.current_revision_id``); one with
 errors is kept, so that nothing drawn is lost, and flagged with its problems, while the flow
 keeps running its last good revision. The runner notices new revisions by itself
@@ -407,10 +408,21 @@ async def _add_revision(
     return row
 
 
-def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    strip = ("revision",)
-    return {k: v for k, v in a.items() if k not in strip} == {
-        k: v for k, v in b.items() if k not in strip
+# What a definition holds that does not change how it runs: its revision number, the spec
+# version the editor labels it with, and where its nodes sit on the canvas.
+_NOT_CONTENT = ("revision", "spec_version", "_ui")
+
+
+def same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two definitions run the same (layout and labels aside).
+
+    >>> same_content({"nodes": [], "spec_version": "13.1.0"}, {"nodes": [], "_ui": {}})
+    True
+    >>> same_content({"nodes": []}, {"nodes": [{"uuid": "n"}]})
+    False
+    """
+    return {k: v for k, v in a.items() if k not in _NOT_CONTENT} == {
+        k: v for k, v in b.items() if k not in _NOT_CONTENT
     }
 
 
@@ -434,7 +446,12 @@ async def save_definition(
                 if flow is None:
                     raise LookupError(f"no flow {flow_uuid}")
                 latest = await _latest(db, flow.id)
-                if latest is not None and _same(latest.definition, definition):
+                if latest is not None and same_content(latest.definition, definition):
+                    # Nothing that runs changed: no revision. The editor saves an older flow
+                    # as soon as it opens it (labelled with its own spec version, nodes moved
+                    # apart); a person may have moved nodes. The layout is kept in place.
+                    if "_ui" in definition and definition["_ui"] != latest.definition.get("_ui"):
+                        latest.definition = {**latest.definition, "_ui": definition["_ui"]}
                     running = flow.current_revision_id == latest.id
                     return Saved(latest, list(latest.issues or []), running, changed=False)
                 row = await _add_revision(db, flow, latest, definition, user=user, issues=issues)
