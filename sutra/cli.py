@@ -93,11 +93,16 @@ def _print_warnings(flow_file: FlowFile) -> None:
 def import_(file: Annotated[Path, typer.Argument(help="A flow file (JSON)")]) -> None:
     """Validate a flow file and store its flows."""
     _setup_logging()
-    flow_file = _load(file)
-    _print_warnings(flow_file)
+    _load(file)  # a broken file is refused before the database is opened
 
     async def store() -> list[Any]:
+        from sutra.web.flowstore import flow_uuids
+
         async with open_runner(channel="cli") as runner:
+            # Again, knowing the flows stored already: a sub-flow imported before is no
+            # warning.
+            flow_file = read_flow_file(file, known_flows=await flow_uuids(runner.repo))
+            _print_warnings(flow_file)
             return await runner.repo.import_flow_file(flow_file, created_by=getpass.getuser())
 
     imported = asyncio.run(store())

@@ -21,7 +21,7 @@ from sutra import jsonparse
 from sutra.flows import FlowFileError, parse_flow_file
 from sutra.redact import redact_url
 from sutra.store import models as m
-from sutra.web import broadcaststore, contactstore, results
+from sutra.web import broadcaststore, contactstore, flowstore, results
 from sutra.web.contactstore import ContactError, ContactFilter, ContactUpdate
 from sutra.web.state import AppState, app_state, state_of
 
@@ -68,7 +68,7 @@ async def import_flows(request: Request, state: State) -> Any:
     except ValueError as exc:
         raise HTTPException(422, f"$: body is not JSON: {exc}") from None
     try:
-        flow_file = parse_flow_file(body)
+        flow_file = parse_flow_file(body, known_flows=await flowstore.flow_uuids(state.repo))
     except FlowFileError as exc:
         problems = [{"path": i.path, "message": i.message} for i in exc.issues]
         return JSONResponse({"detail": str(exc.issues[0]), "errors": problems}, status_code=422)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import selectinload
 
 from sutra.flows import FlowFileError, parse_flow_file
 from sutra.flows.models import Flow
-from sutra.flows.validate import FlowIssue, validate_flow
+from sutra.flows.validate import FlowIssue, issue_json, validate_flow
 from sutra.store import models as m
 from sutra.store.repository import Repository
 
@@ -32,7 +32,6 @@ NEW_FLOW_SPEC = "13.1.0"
 # Saves come about a second after each edit; a race between two of them for the same number
 # is settled by the unique (flow, revision) key and a retry.
 _SAVE_ATTEMPTS = 5
-_INDEX = re.compile(r"(\w+)\[(\d+)\]")
 
 
 class FlowError(ValueError):
@@ -161,36 +160,12 @@ def check_definition(
         try:
             parse_flow_file(definition)
         except FlowFileError as exc:
-            return [_issue(definition, i, "error") for i in exc.issues], False
-        return [_issue(definition, FlowIssue("$", "invalid flow definition"), "error")], False
+            return [issue_json(definition, i, "error") for i in exc.issues], False
+        return [issue_json(definition, FlowIssue("$", "invalid flow definition"), "error")], False
     found = validate_flow(flow, known_flows=frozenset(known_flows | {flow.uuid}))
-    issues = [_issue(definition, i, "error") for i in found.errors]
-    issues += [_issue(definition, i, "warning") for i in found.warnings]
+    issues = [issue_json(definition, i, "error") for i in found.errors]
+    issues += [issue_json(definition, i, "warning") for i in found.warnings]
     return issues, not found.errors
-
-
-def _issue(definition: dict[str, Any], issue: FlowIssue, severity: str) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "type": f"sutra_{severity}",
-        "severity": severity,
-        "path": issue.path,
-        "description": issue.message,
-    }
-    node: Any = None
-    for name, index in _INDEX.findall(issue.path):
-        position = int(index)
-        if name == "nodes" and node is None:
-            nodes = definition.get("nodes")
-            node = nodes[position] if isinstance(nodes, list) and position < len(nodes) else None
-            if isinstance(node, dict) and isinstance(node.get("uuid"), str):
-                out["node_uuid"] = node["uuid"]
-        elif name == "actions" and isinstance(node, dict):
-            actions = node.get("actions")
-            if isinstance(actions, list) and position < len(actions):
-                action = actions[position]
-                if isinstance(action, dict) and isinstance(action.get("uuid"), str):
-                    out["action_uuid"] = action["uuid"]
-    return out
 
 
 def editor_issues(issues: list[Any]) -> list[dict[str, Any]]:

@@ -155,3 +155,25 @@ def test_version(tmp_path: Path, cli_env: dict[str, str]) -> None:
 
     assert done.returncode == 0
     assert done.stdout.strip() == f"sutra {__version__}"
+
+
+def test_import_knows_the_sub_flows_imported_before(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    from tests.editor.test_editor_browser import _parent_flow
+    from tests.web.test_simulator_api import tea_flow
+
+    tea = tea_flow()
+    parent = tmp_path / "parent.json"
+    parent.write_text(json.dumps(_parent_flow(tea["uuid"])), encoding="utf-8")
+    child = tmp_path / "tea.json"
+    child.write_text(json.dumps(tea), encoding="utf-8")
+
+    first = run_cli("import", parent, env=cli_env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert 'sub-flow "Tea"' in first.stderr
+    assert run_cli("import", child, env=cli_env, cwd=tmp_path).returncode == 0
+    again = run_cli("import", parent, env=cli_env, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "sub-flow" not in again.stderr
+    assert 'action "send_email" is not supported' in again.stderr
