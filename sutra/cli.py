@@ -7,8 +7,10 @@ import getpass
 import json
 import logging
 import os
+import select
 import sys
 import tempfile
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sutra import __version__
 from sutra.config import get_settings
 from sutra.engine import events as ev
 from sutra.engine.session import Contact, Input, Session
@@ -33,6 +36,24 @@ app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True)
+
+
+def _show_version(asked: bool) -> None:
+    if asked:
+        out.print(f"sutra {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Sutra: run Glific and RapidPro chatbot flows, with LLM steps."""
 
 
 def _setup_logging() -> None:
@@ -59,7 +80,17 @@ def _load(path: Path) -> FlowFile:
     try:
         return read_flow_file(path)
     except FlowFileError as exc:
-        raise _die(str(exc)) from None
+        if len(exc.issues) <= 1:
+            raise _die(str(exc)) from None
+        # Every problem, one a line: fixing a file one error per run is slow going.
+        err.print(
+            f"[bold red]error:[/] {exc.source or path}: {len(exc.issues)} problems",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for issue in exc.issues:
+            err.print(f"  {issue}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _print_warnings(flow_file: FlowFile) -> None:
@@ -72,11 +103,16 @@ def import_(file: Annotated[Path, typer.Argument(help="A flow file (JSON)")]) ->
     """Validate a flow file and store its flows."""
     _setup_logging()
     _check_settings()
-    flow_file = _load(file)
-    _print_warnings(flow_file)
+    _load(file)  # a broken file is refused before the database is opened
 
     async def store() -> list[Any]:
+        from sutra.web.flowstore import flow_uuids
+
         async with open_runner(channel="cli") as runner:
+            # Again, knowing the flows stored already: a sub-flow imported before is no
+            # warning.
+            flow_file = read_flow_file(file, known_flows=await flow_uuids(runner.repo))
+            _print_warnings(flow_file)
             return await runner.repo.import_flow_file(flow_file, created_by=getpass.getuser())
 
     imported = asyncio.run(store())
@@ -206,6 +242,36 @@ def _print_message(event: ev.MsgOut) -> None:
         out.print("     " + "  ".join(f"[reverse] {q} [/]" for q in event.quick_replies))
 
 
+_typed = bytearray()  # read from stdin but not used yet: the lines after the one returned
+
+
+def _read_line(prompt: str) -> str:
+    """A line from stdin (EOFError at its end) that Ctrl-C interrupts at once.
+
+    The process's database threads may be the ones the signal lands on, which leaves a
+    blocking read on the main thread waiting for Enter; waiting in short selects instead lets
+    Python run the handler (KeyboardInterrupt) within a fifth of a second. The bytes are read
+    here, not by ``sys.stdin``, whose buffer select() cannot see.
+    """
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    if os.name == "nt":  # select() takes sockets only, on Windows
+        return input()
+    fd = sys.stdin.fileno()
+    while b"\n" not in _typed:
+        if not select.select([fd], [], [], 0.2)[0]:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            if not _typed:
+                raise EOFError
+            break
+        _typed.extend(chunk)
+    line, _, rest = bytes(_typed).partition(b"\n")
+    _typed[:] = rest
+    return line.decode(sys.stdin.encoding or "utf-8", errors="replace").rstrip("\r")
+
+
 @app.command()
 def chat(
     target: Annotated[str, typer.Argument(help="A flow file, or the name/uuid of a stored flow")],
@@ -220,43 +286,53 @@ def chat(
     if flow_file:
         _print_warnings(flow_file)
 
-    async def run() -> None:
-        async with open_runner(channel="cli") as runner:
+    async def begin(runner: Runner) -> tuple[Contact, Outcome]:
+        async def send(contact: Contact, event: ev.MsgOut, uuid: str) -> None:
+            _print_message(event)
+            assert contact.id is not None
+            runner.unrecorded.setdefault(contact.id, []).append(work.Sent(uuid, "sent"))
 
-            async def send(contact: Contact, event: ev.MsgOut, uuid: str) -> None:
-                _print_message(event)
-                assert contact.id is not None
-                runner.unrecorded.setdefault(contact.id, []).append(work.Sent(uuid, "sent"))
+        runner.send = send
+        name = contact_name or getpass.getuser()
+        if flow_file is not None:
+            flow_uuid, contact = await _prepare(
+                runner, flow_file, flow, f"cli:{name}", contact_name, {}
+            )
+        else:
+            found = await runner.repo.find_flow(target)
+            if found is None:
+                raise _die(f"no stored flow named {target!r} (import a file first)")
+            flow_uuid = found[0]
+            contact = await runner.repo.contact(f"cli:{name}", name=name)
+        outcome = await _with_spinner(runner.start(contact, flow_uuid))
+        await runner.settle(contact)
+        return contact, outcome
 
-            runner.send = send
-            name = contact_name or getpass.getuser()
-            if flow_file is not None:
-                flow_uuid, contact = await _prepare(
-                    runner, flow_file, flow, f"cli:{name}", contact_name, {}
-                )
-            else:
-                found = await runner.repo.find_flow(target)
-                if found is None:
-                    raise _die(f"no stored flow named {target!r} (import a file first)")
-                flow_uuid = found[0]
-                contact = await runner.repo.contact(f"cli:{name}", name=name)
-            outcome = await _with_spinner(runner.start(contact, flow_uuid))
-            await runner.settle(contact)
+    async def answer(runner: Runner, contact: Contact, text: str) -> Outcome | None:
+        reply = await _with_spinner(runner.receive(contact, Input(text=text)))
+        await runner.settle(contact)
+        return reply
+
+    # The prompt waits on the main thread with no event loop running (from a worker thread,
+    # the loop would wait for Enter before it could stop), see _read_line.
+    with asyncio.Runner() as loop:
+        stack = AsyncExitStack()
+        runner = loop.run(stack.enter_async_context(open_runner(channel="cli")))
+        try:
+            contact, outcome = loop.run(begin(runner))
             while _waits_for_message(outcome.session):
                 try:
-                    text = await asyncio.to_thread(input, "you: ")
+                    text = _read_line("you: ")
                 except (EOFError, KeyboardInterrupt):
                     out.print()
                     return
                 if text.strip() in ("/quit", "/exit"):
                     return
-                reply = await _with_spinner(runner.receive(contact, Input(text=text)))
-                await runner.settle(contact)
-                outcome = reply or outcome
+                outcome = loop.run(answer(runner, contact, text)) or outcome
             status = outcome.session.status if outcome.session else "completed"
             out.print(f"[dim]flow {status}[/]")
-
-    asyncio.run(run())
+        finally:
+            loop.run(stack.aclose())
 
 
 @app.command()

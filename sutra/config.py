@@ -160,10 +160,13 @@ class ServerSettings(BaseSettings):
     # Contacts one process works on at once; more wait their turn in arrival order.
     sutra_max_in_flight: int = Field(default=256, ge=1)
     # Request bodies over these are refused (413) as they arrive, before they fill memory:
-    # channel webhooks (Meta's are a few KB), flow files (import, editor saves), the rest.
+    # channel webhooks (Meta's are a few KB), flow files (import, editor saves), contact CSV
+    # uploads, the rest.
     sutra_channel_max_bytes: int = Field(default=1_000_000, ge=1)
     sutra_flow_max_bytes: int = Field(default=20_000_000, ge=1)
     sutra_request_max_bytes: int = Field(default=1_000_000, ge=1)
+    # A contact CSV upload (preview and import): some 400,000 rows.
+    sutra_import_max_bytes: int = Field(default=20_000_000, ge=1)
     # A send a dead worker began and never recorded may have reached the provider: its
     # "sent" status (which names our id) is awaited this long after the attempt before the
     # message is sent again. Shorter risks a duplicate; longer delays that contact.

@@ -10,6 +10,7 @@ A broken file is refused with every problem found, each named by its JSON path:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -64,7 +65,7 @@ class FlowFile:
         raise LookupError(f"no flow {name_or_uuid!r} in this file (it has {names})")
 
 
-def read_flow_file(path: str | Path) -> FlowFile:
+def read_flow_file(path: str | Path, *, known_flows: Iterable[str] = ()) -> FlowFile:
     """Load a flow file from disk; raises :class:`FlowFileError` with a readable reason."""
     source = str(path)
     try:
@@ -84,13 +85,14 @@ def read_flow_file(path: str | Path) -> FlowFile:
     except jsonparse.JSONTooDeep as exc:
         raise FlowFileError([FlowIssue(exc.path, exc.problem)], source=source) from None
     try:
-        return parse_flow_file(data)
+        return parse_flow_file(data, known_flows=known_flows)
     except FlowFileError as exc:
         raise FlowFileError(exc.issues, source=source) from None
 
 
-def parse_flow_file(data: Any) -> FlowFile:
-    """Load flows from decoded JSON.
+def parse_flow_file(data: Any, *, known_flows: Iterable[str] = ()) -> FlowFile:
+    """Load flows from decoded JSON. ``known_flows``: uuids of flows stored already, which
+    the file's flows may start as sub-flows without holding them.
 
     >>> file = parse_flow_file({"version": "13", "flows": [{"uuid": "f1", "name": "Hi",
     ...     "nodes": [{"uuid": "n1", "actions": [{"type": "send_msg", "uuid": "a1", "text": "Hi"}],
@@ -145,9 +147,9 @@ def parse_flow_file(data: Any) -> FlowFile:
             continue
         flows.append(LoadedFlow(flow, definition, keywords, prefix))
 
-    known_flows = {loaded.flow.uuid for loaded in flows}
+    known = {loaded.flow.uuid for loaded in flows} | set(known_flows)
     for loaded in flows:
-        found = validate_flow(loaded.flow, known_flows=known_flows)
+        found = validate_flow(loaded.flow, known_flows=known)
         errors.extend(issue.under(loaded.path) for issue in found.errors)
         warnings.extend(issue.under(loaded.path) for issue in found.warnings)
     if errors:

@@ -5,8 +5,9 @@ Errors make a file unusable; warnings name what Sutra will skip when the flow ru
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sutra.engine.actions.base import UnknownAction
 from sutra.engine.cases import is_known_case
@@ -97,8 +98,8 @@ def validate_flow(
                     warn(
                         FlowIssue(
                             f"{at}.flow",
-                            f'sub-flow "{target.name}" ({target.uuid}) is '
-                            "not in this file; import it too, or this step is skipped",
+                            f'sub-flow "{target.name}" ({target.uuid}) is neither in this file '
+                            "nor imported already; import it too, or this step is skipped",
                         )
                     )
             if action.type == "call_webhook" and action.method.upper() == "FUNCTION":  # type: ignore[attr-defined]
@@ -152,3 +153,39 @@ def validate_flow(
         if problem:
             error(FlowIssue(f"{here}.router.result_name", problem))
     return found
+
+
+_INDEX = re.compile(r"(\w+)\[(\d+)\]")
+
+
+def issue_json(definition: dict[str, Any], issue: FlowIssue, severity: str) -> dict[str, Any]:
+    """A problem as stored with a revision and shown by the editor and the flow list: its
+    severity, JSON path, description, and the node (and action) it is about, by uuid, which
+    is how the editor pins it to the canvas.
+
+    >>> issue_json({"nodes": [{"uuid": "n1", "actions": [{"uuid": "a1"}]}]},
+    ...     FlowIssue("flows[0].nodes[0].actions[0].type", "skipped"), "warning")["action_uuid"]
+    'a1'
+    """
+    out: dict[str, Any] = {
+        "type": f"sutra_{severity}",
+        "severity": severity,
+        "path": issue.path,
+        "description": issue.message,
+    }
+    node: Any = None
+    for name, index in _INDEX.findall(issue.path):
+        position = int(index)
+        if name == "nodes" and node is None:
+            nodes = definition.get("nodes")
+            node = nodes[position] if isinstance(nodes, list) and position < len(nodes) else None
+            if isinstance(node, dict) and isinstance(node.get("uuid"), str):
+                out["node_uuid"] = node["uuid"]
+                out["node"] = position + 1
+        elif name == "actions" and isinstance(node, dict):
+            actions = node.get("actions")
+            if isinstance(actions, list) and position < len(actions):
+                action = actions[position]
+                if isinstance(action, dict) and isinstance(action.get("uuid"), str):
+                    out["action_uuid"] = action["uuid"]
+    return out

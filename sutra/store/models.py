@@ -499,6 +499,8 @@ class Message(Base):
         Index("ix_messages_contact_id_created_at", "contact_id", "created_at"),
         Index("ix_messages_organization_id_created_at", "organization_id", "created_at"),
         Index("ix_messages_direction_status", "direction", "status"),
+        # A broadcast's progress reads its sessions' messages.
+        Index("ix_messages_session_uuid", "session_uuid"),
     )
 
     id: Mapped[int] = _id()
@@ -528,14 +530,26 @@ class Message(Base):
 
 
 class Broadcast(Base):
-    """A flow started for many contacts at once (a group, a list); its starts say how far."""
+    """A flow started for many contacts at once (a group, a list, a filter), now or at a set
+    time; its starts say how far it is."""
 
     __tablename__ = "broadcasts"
+    __table_args__ = (Index("ix_broadcasts_status_send_at", "status", "send_at"),)
 
     id: Mapped[int] = _id()
     organization_id: Mapped[int] = _fk("organizations.id")
     flow_uuid: Mapped[str] = mapped_column(CleanString())
     total: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
+    # scheduled -> starting (its starts being written, under ``lease_until``) -> started;
+    # or cancelled (before its time), failed (its group went away: ``error``).
+    status: Mapped[str] = mapped_column(String(), default="started", server_default="started")
+    # Who gets it: {"contacts": [uuid...], "group": uuid, "filter": {...}} (the console's).
+    target: Mapped[dict[str, Any] | None] = mapped_column(json_type(none_as_null=True))
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String())
+    error: Mapped[str | None] = mapped_column(Text())
     created_at: Mapped[datetime] = _created_at()
 
 
@@ -554,8 +568,10 @@ class FlowStart(Base):
     contact_id: Mapped[int] = _fk("contacts.id", ondelete="CASCADE")
     flow_uuid: Mapped[str] = mapped_column(CleanString())
     broadcast_id: Mapped[int | None] = _fk("broadcasts.id", ondelete="CASCADE", nullable=True)
-    # pending -> done
+    # pending -> done, failed, or skipped (the contact opted out, or is blocked or archived)
     status: Mapped[str] = mapped_column(CleanString(), default="pending", server_default="pending")
+    # The session the start opened: its messages are the broadcast's, for its progress.
+    session_uuid: Mapped[str | None] = mapped_column(CleanString())
     created_at: Mapped[datetime] = _created_at()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -12,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from sutra.engine.session import Contact, Group
-from sutra.flows.load import FlowFile
+from sutra.flows.load import FlowFile, LoadedFlow
 from sutra.flows.models import Flow
+from sutra.flows.validate import issue_json
 from sutra.store import models as m
 
 _IMPORT_ATTEMPTS = 5
@@ -73,6 +75,8 @@ class Repository:
                     await db.flush()
                 current = row.current_revision
                 changed = current is None or current.definition != loaded.definition
+                # Kept with the revision, so the flow list shows them after the import too.
+                issues = _warnings_of(flow_file, loaded)
                 row.name = flow.name
                 row.archived = False
                 if flow_file.format == "glific":
@@ -84,7 +88,7 @@ class Repository:
                         revision=number,
                         definition=loaded.definition,
                         spec_version=flow.spec_version,
-                        issues=[],
+                        issues=issues,
                         created_by=created_by,
                     )
                     db.add(revision)
@@ -93,6 +97,9 @@ class Repository:
                     number_now = number
                 else:
                     number_now = current.revision if current else 1
+                    if current is not None and current.issues != issues:
+                        # The same flow, seen again: a sub-flow it starts may be here now.
+                        current.issues = issues
                 imported.append(
                     ImportedFlow(
                         flow.uuid, flow.name, number_now, changed, list(row.keywords or [])
@@ -260,3 +267,17 @@ def _contact(row: m.Contact) -> Contact:
         fields={str(k): str(v) for k, v in (row.fields or {}).items()},
         groups=[Group(uuid=g.uuid, name=g.name) for g in row.groups],
     )
+
+
+def _warnings_of(flow_file: FlowFile, loaded: LoadedFlow) -> list[dict[str, Any]]:
+    """The file's warnings about this flow, as its revision stores them."""
+    prefix = loaded.path
+    mine = [
+        w
+        for w in flow_file.warnings
+        if not prefix or w.path == prefix or w.path.startswith(f"{prefix}.")
+    ]
+    return [
+        issue_json(loaded.definition, w._replace(path=w.path[len(prefix) :].lstrip(".")), "warning")
+        for w in mine
+    ]

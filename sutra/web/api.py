@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -20,8 +20,7 @@ from sutra import jsonparse
 from sutra.flows import FlowFileError, parse_flow_file
 from sutra.redact import redact_url
 from sutra.store import models as m
-from sutra.store import work
-from sutra.web import contactstore, results
+from sutra.web import broadcaststore, contactstore, flowstore, results
 from sutra.web.contactstore import ContactError, ContactFilter, ContactUpdate
 from sutra.web.state import AppState, app_state, token_scope
 
@@ -72,7 +71,7 @@ async def import_flows(request: Request, state: State) -> Any:
     except ValueError as exc:
         raise HTTPException(422, f"$: body is not JSON: {exc}") from None
     try:
-        flow_file = parse_flow_file(body)
+        flow_file = parse_flow_file(body, known_flows=await flowstore.flow_uuids(state.repo))
     except FlowFileError as exc:
         problems = [{"path": i.path, "message": i.message} for i in exc.issues]
         return JSONResponse({"detail": str(exc.issues[0]), "errors": problems}, status_code=422)
@@ -161,56 +160,21 @@ async def start_flow(uuid: str, body: StartRequest, state: State) -> dict[str, A
 
     The starts are stored (in batches, for a large group) before this answers, and run in turn
     with each contact's messages; ``GET /api/v1/broadcasts/{id}`` tells how far they are.
+    ``POST /api/v1/broadcasts`` does the same and more: a filter, a set time.
     """
     await _flow(state, uuid)
-    org = state.repo.org
-    ids: list[int] = []
-    group_id: int | None = None
-    async with state.repo.sessions() as db:
-        query = select(m.Contact.id).where(m.Contact.organization_id == org)
-        if body.contacts:
-            ids += list(await db.scalars(query.where(m.Contact.uuid.in_(body.contacts))))
-        if body.group:
-            group_id = await db.scalar(
-                select(m.Group.id).where(
-                    m.Group.organization_id == org,
-                    (m.Group.name == body.group) | (m.Group.uuid == body.group),
-                )
-            )
-            if group_id is None:
-                raise HTTPException(404, f"no group {body.group}")
-    for urn in body.urns:
-        ids.append((await state.repo.contact(urn)).id or 0)
-    hot = state.runner.db
-    broadcast = await hot.run(work.new_broadcast, org, uuid)
-    started = await hot.run(
-        work.add_starts, org, uuid, list(dict.fromkeys(i for i in ids if i)), broadcast
+    # Not validated again: a request body's size is its limit here, not a count.
+    wanted = broadcaststore.BroadcastRequest.model_construct(
+        flow=uuid,
+        contacts=body.contacts,
+        urns=body.urns,
+        group=body.group,
+        filter=None,
+        send_at=None,
     )
-    total = len(started)
-    after = 0
-    while group_id is not None:
-        added, after = await hot.run(work.add_group_starts, org, uuid, group_id, broadcast, after)
-        total += added
-        if added < work.START_BATCH:
-            break
-    pipeline = state.pipeline
-    if total <= pipeline.max_in_flight:
-        for contact_id in started:
-            pipeline.notify(contact_id)
-    # The rest (a group) is claimed by the sweepers of every worker process, in batches.
-    await pipeline.sweep()
-    return {"flow": uuid, "contacts": total, "broadcast": broadcast}
-
-
-@router.get("/broadcasts/{broadcast_id}")
-async def broadcast_progress(
-    broadcast_id: Annotated[int, Path(ge=1, le=MAX_ID)], state: State
-) -> dict[str, Any]:
-    """How far a start is: contacts in all, started, still pending."""
-    found = await state.runner.db.run(work.broadcast_progress, state.repo.org, broadcast_id)
-    if found is None:
-        raise HTTPException(404, f"no broadcast {broadcast_id}")
-    return found
+    broadcast = await broadcaststore.create(state, wanted, "api")
+    found = await broadcaststore.progress_of(state, broadcast)
+    return {"flow": uuid, "contacts": found["total"] if found else 0, "broadcast": broadcast}
 
 
 # --- contacts ----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
+from sutra import __version__
 from sutra.config import ServerSettings, get_settings
 from sutra.evals import pages as evals_pages
 from sutra.functions.services import Services
@@ -31,11 +32,13 @@ from sutra.runtime.pipeline import Pipeline
 from sutra.runtime.runner import Runner
 from sutra.runtime.webhooks import WebhookSettings
 from sutra.store.db import create_async_engine_for, create_session_factory, migrate
+from sutra.store.db import database_url as default_database_url
 from sutra.store.hotdb import HotDB
 from sutra.store.repository import Repository
 from sutra.web import (
     alerts,
     api,
+    apidocs,
     assistant_pages,
     auth,
     chats,
@@ -46,6 +49,7 @@ from sutra.web import (
     limits,
     pages,
     simulator,
+    startup,
     webhooks,
 )
 from sutra.web.assistants import router as assistants_router
@@ -76,6 +80,13 @@ def create_app(
         # Each organisation's channels: the environment's and the stored settings'.
         directory = Directory(sessions, server, http)
         channels = await directory.channels(DEFAULT_ORG)
+        build = getattr(app.state, "flow_editor", None)
+        startup.report(
+            server,
+            config,
+            database_url or default_database_url(),
+            f"{build.version} at {build.root}" if build is not None else None,
+        )
         # The URLs webhooks and vision fetch are chosen by flows, so they go through the fetch
         # policy; the channels' APIs, set by staff, do not.
         fetch = guarded_client()
@@ -123,7 +134,11 @@ def create_app(
             db.close()
             await engine.dispose()
 
-    app = FastAPI(title="Sutra", version="0.1.0", lifespan=lifespan)
+    # /docs and /redoc are apidocs', whose scripts are served from here, not a CDN.
+    app = FastAPI(
+        title="Sutra", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    apidocs.install(app)
     # Outermost last: the body limit applies before anything reads a body.
     app.add_middleware(cleaning.CleanJSONMiddleware)
     app.add_middleware(limits.BodyLimitMiddleware, settings=server)

@@ -1,6 +1,7 @@
 """Flows as the editor and the flow list change them: create, rename, archive, save, export.
 
-Every change of a definition is a new :class:`~sutra.store.models.FlowRevision`. A revision
+Every change of what a definition runs is a new :class:`~sutra.store.models.FlowRevision`
+(a change of layout alone, nodes moved on the canvas, is kept in the latest revision). A revision
 without errors becomes the running definition at once (``Flow.current_revision_id``); one with
 errors is kept, so that nothing drawn is lost, and flagged with its problems, while the flow
 keeps running its last good revision. The runner notices new revisions by itself
@@ -22,7 +23,7 @@ from sqlalchemy.orm import selectinload
 
 from sutra.flows import FlowFileError, parse_flow_file
 from sutra.flows.models import Flow
-from sutra.flows.validate import FlowIssue, validate_flow
+from sutra.flows.validate import FlowIssue, issue_json, validate_flow
 from sutra.store import models as m
 from sutra.store.repository import Repository
 
@@ -31,7 +32,6 @@ NEW_FLOW_SPEC = "13.1.0"
 # Saves come about a second after each edit; a race between two of them for the same number
 # is settled by the unique (flow, revision) key and a retry.
 _SAVE_ATTEMPTS = 5
-_INDEX = re.compile(r"(\w+)\[(\d+)\]")
 
 
 class FlowError(ValueError):
@@ -160,36 +160,12 @@ def check_definition(
         try:
             parse_flow_file(definition)
         except FlowFileError as exc:
-            return [_issue(definition, i, "error") for i in exc.issues], False
-        return [_issue(definition, FlowIssue("$", "invalid flow definition"), "error")], False
+            return [issue_json(definition, i, "error") for i in exc.issues], False
+        return [issue_json(definition, FlowIssue("$", "invalid flow definition"), "error")], False
     found = validate_flow(flow, known_flows=frozenset(known_flows | {flow.uuid}))
-    issues = [_issue(definition, i, "error") for i in found.errors]
-    issues += [_issue(definition, i, "warning") for i in found.warnings]
+    issues = [issue_json(definition, i, "error") for i in found.errors]
+    issues += [issue_json(definition, i, "warning") for i in found.warnings]
     return issues, not found.errors
-
-
-def _issue(definition: dict[str, Any], issue: FlowIssue, severity: str) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "type": f"sutra_{severity}",
-        "severity": severity,
-        "path": issue.path,
-        "description": issue.message,
-    }
-    node: Any = None
-    for name, index in _INDEX.findall(issue.path):
-        position = int(index)
-        if name == "nodes" and node is None:
-            nodes = definition.get("nodes")
-            node = nodes[position] if isinstance(nodes, list) and position < len(nodes) else None
-            if isinstance(node, dict) and isinstance(node.get("uuid"), str):
-                out["node_uuid"] = node["uuid"]
-        elif name == "actions" and isinstance(node, dict):
-            actions = node.get("actions")
-            if isinstance(actions, list) and position < len(actions):
-                action = actions[position]
-                if isinstance(action, dict) and isinstance(action.get("uuid"), str):
-                    out["action_uuid"] = action["uuid"]
-    return out
 
 
 def editor_issues(issues: list[Any]) -> list[dict[str, Any]]:
@@ -407,10 +383,21 @@ async def _add_revision(
     return row
 
 
-def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    strip = ("revision",)
-    return {k: v for k, v in a.items() if k not in strip} == {
-        k: v for k, v in b.items() if k not in strip
+# What a definition holds that does not change how it runs: its revision number, the spec
+# version the editor labels it with, and where its nodes sit on the canvas.
+_NOT_CONTENT = ("revision", "spec_version", "_ui")
+
+
+def same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two definitions run the same (layout and labels aside).
+
+    >>> same_content({"nodes": [], "spec_version": "13.1.0"}, {"nodes": [], "_ui": {}})
+    True
+    >>> same_content({"nodes": []}, {"nodes": [{"uuid": "n"}]})
+    False
+    """
+    return {k: v for k, v in a.items() if k not in _NOT_CONTENT} == {
+        k: v for k, v in b.items() if k not in _NOT_CONTENT
     }
 
 
@@ -434,7 +421,12 @@ async def save_definition(
                 if flow is None:
                     raise LookupError(f"no flow {flow_uuid}")
                 latest = await _latest(db, flow.id)
-                if latest is not None and _same(latest.definition, definition):
+                if latest is not None and same_content(latest.definition, definition):
+                    # Nothing that runs changed: no revision. The editor saves an older flow
+                    # as soon as it opens it (labelled with its own spec version, nodes moved
+                    # apart); a person may have moved nodes. The layout is kept in place.
+                    if "_ui" in definition and definition["_ui"] != latest.definition.get("_ui"):
+                        latest.definition = {**latest.definition, "_ui": definition["_ui"]}
                     running = flow.current_revision_id == latest.id
                     return Saved(latest, list(latest.issues or []), running, changed=False)
                 row = await _add_revision(db, flow, latest, definition, user=user, issues=issues)

@@ -46,12 +46,16 @@ class Limit:
 def limits_for(settings: ServerSettings) -> tuple[list[tuple[str, Limit]], Limit]:
     """Path prefixes and their limits, longest first, and the limit for everything else."""
     flows = Limit(settings.sutra_flow_max_bytes, "SUTRA_FLOW_MAX_BYTES")
+    imports = Limit(settings.sutra_import_max_bytes, "SUTRA_IMPORT_MAX_BYTES")
     by_prefix = [
         ("/webhooks/", Limit(settings.sutra_channel_max_bytes, "SUTRA_CHANNEL_MAX_BYTES")),
         # The three ways a flow definition comes in: the API, the flow list, the editor.
         ("/api/v1/flows/import", flows),
         ("/flows/import", flows),
         ("/flow-editor/revisions/", flows),
+        # A contact CSV, from the API and from the import page (preview, then import).
+        ("/api/v1/contacts/imports", imports),
+        ("/console/api/contacts/imports", imports),
         # An assistant's documents (the route itself refuses a file over the limit; this leaves
         # room for the multipart form around it). Prefixes cannot single out /documents.
         ("/api/v1/assistants/", Limit(DOCUMENT_BODY_BYTES, "documents are at most 20 MB")),

@@ -69,6 +69,10 @@ async def flows_page(user: PageUser, state: State) -> HTMLResponse:
             "errors": errors,
             "warnings": len(issues) - errors,
             "problem_text": "\n".join(str(i.get("description", "")) for i in issues[:10]),
+            "problems": [
+                {"node": i.get("node"), "description": str(i.get("description", ""))}
+                for i in issues[:50]
+            ],
             "updated": _when(summary.latest.created_at if summary.latest else None),
             "stats": stats.get(summary.flow.uuid, results.FlowStats()),
             "last_activity": _when(stats[summary.flow.uuid].last_activity)
@@ -150,7 +154,7 @@ async def import_file(request: Request, user: ApiUser, state: State) -> Any:
     except ValueError as exc:
         raise HTTPException(422, f"the file is not JSON: {exc}") from None
     try:
-        flow_file = parse_flow_file(data)
+        flow_file = parse_flow_file(data, known_flows=await flowstore.flow_uuids(state.repo))
     except FlowFileError as exc:
         problems = [{"path": i.path, "message": i.message} for i in exc.issues]
         return JSONResponse({"detail": str(exc), "errors": problems}, status_code=422)

@@ -22,7 +22,6 @@ from sutra.channels import gupshup, whatsapp
 from sutra.channels.base import ChannelError, InboundMessage, StatusUpdate
 from sutra.engine.session import Input
 from sutra.orgs import DEFAULT_ORG
-from sutra.orgs.channels import whatsapp_scheme
 from sutra.runtime import metrics
 from sutra.runtime.webhooks import redact
 from sutra.store import work
@@ -228,10 +227,11 @@ async def whatsapp_webhook(request: Request, state: State) -> dict[str, int]:
         own = [m for n in mine for m in _by_number(messages, n)]
         if not numbers:
             own = messages
-        channels = await state.pipeline.channels_for(org)
-        # Statuses name our own message ids, which are unique: each organisation updates
-        # only its own messages with them.
-        done = await _accept(state, org, whatsapp_scheme(channels), own, statuses)
+        # Stored as WhatsApp Cloud's even when Gupshup is the channel that sends to whatsapp:
+        # urns (Cloud half configured): its replies then fail as "not configured", which
+        # start-up has already said, instead of going out through another number. Statuses
+        # name our own message ids, which are unique: each organisation updates only its own.
+        done = await _accept(state, org, "whatsapp", own, statuses)
         for key, value in done.items():
             total[key] += value
     total["statuses"] = len(statuses)

@@ -1,4 +1,5 @@
-"""What ``sutra`` says about files it cannot use: one clear line on stderr, exit status 2."""
+"""What ``sutra`` says about files it cannot use: one clear line on stderr (a line for each
+problem, when there are several), exit status 2."""
 
 from __future__ import annotations
 
@@ -122,3 +123,57 @@ def test_not_a_flow_file(tmp_path: Path, cli_env: dict[str, str]) -> None:
 
     assert done.returncode == 2
     assert "not a flow file" in one_error_line(done.stderr)
+
+
+def test_import_lists_every_problem(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    data = json.loads((EXAMPLES / "ask_gpt.json").read_text(encoding="utf-8"))
+    router = data["flows"][0]["definition"]["nodes"][2]["router"]
+    router["cases"][0]["type"] = "has_vibes"
+    router["cases"].append({**router["cases"][0], "uuid": "7a1c0000-0000-4000-8000-0000000004ff"})
+    router["cases"][1]["type"] = "has_moods"
+    data["flows"][0]["definition"]["nodes"][0]["exits"][0]["destination_uuid"] = "nowhere"
+    path = tmp_path / "three_problems.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+    done = run_cli("import", path, env=cli_env, cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines[0].startswith("error: ") and lines[0].endswith("3 problems"), lines
+    assert "three_problems.json" in lines[0]
+    assert any("has_vibes" in line for line in lines[1:])
+    assert any("has_moods" in line for line in lines[1:])
+    assert any("nowhere" in line for line in lines[1:])
+    assert len(lines) == 4
+
+
+def test_version(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    from sutra import __version__
+
+    done = run_cli("--version", env=cli_env, cwd=tmp_path)
+
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"sutra {__version__}"
+
+
+def test_import_knows_the_sub_flows_imported_before(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    from tests.editor.test_editor_browser import _parent_flow
+    from tests.web.test_simulator_api import tea_flow
+
+    tea = tea_flow()
+    parent = tmp_path / "parent.json"
+    parent.write_text(json.dumps(_parent_flow(tea["uuid"])), encoding="utf-8")
+    child = tmp_path / "tea.json"
+    child.write_text(json.dumps(tea), encoding="utf-8")
+
+    first = run_cli("import", parent, env=cli_env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert 'sub-flow "Tea"' in first.stderr
+    assert run_cli("import", child, env=cli_env, cwd=tmp_path).returncode == 0
+    again = run_cli("import", parent, env=cli_env, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "sub-flow" not in again.stderr
+    assert 'action "send_email" is not supported' in again.stderr

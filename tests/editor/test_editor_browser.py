@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from sutra.config import ServerSettings, get_settings
+from sutra.flows import parse_flow_file
 from sutra.functions.registry import all_functions
 from sutra.functions.services import Services
 from sutra.llm.openai_provider import OpenAIProvider
@@ -397,3 +398,132 @@ def test_the_flow_list_in_the_browser(
     page.wait_for_url(f"{live.url}/login")
     page.goto(f"{live.url}/flows")
     page.wait_for_url(f"{live.url}/login?next=/flows")
+
+
+@pytest.mark.parametrize(
+    "file",
+    [
+        REPO_ROOT / "examples" / "ask_gpt.json",
+        REPO_ROOT.parent / "shared/glific-flows/feedback.json",
+    ],
+    ids=["spec-13-example", "glific-export"],
+)
+def test_opening_a_flow_saves_no_revision(
+    context: BrowserContext, live: LiveServer, file: Path
+) -> None:
+    """Only an edit makes a revision: the editor's own upgrade of an older file on opening it
+    (spec 13 to 14, positions laid out) is not one."""
+    if not file.is_file():
+        pytest.skip(f"{file} is not there")
+    data = json.loads(file.read_text())
+    imported = live.call(live.state.repo.import_flow_file(parse_flow_file(data)))[0]
+
+    async def numbers() -> list[int]:
+        flow = await flowstore.get_flow(live.state.repo, imported.uuid)
+        assert flow is not None
+        return [r.revision for r in await flowstore.revisions(live.state.repo, flow)]
+
+    before = live.call(numbers())
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    _sign_in(page, live)
+    with page.expect_response(lambda r: "/flow-editor/revisions/" in r.url) as loaded:
+        page.goto(f"{live.url}/flows/{imported.uuid}/edit")
+    assert loaded.value.ok
+    page.locator("[id].plumb-drag").first.wait_for()
+    # Saves come about a second after a change: give one every chance to happen.
+    page.wait_for_timeout(4000)
+    assert live.call(numbers()) == before
+    page.close()
+
+
+def _parent_flow(child: str) -> dict[str, Any]:
+    """A bare flow that emails (Sutra skips that) and then starts ``child`` as a sub-flow."""
+    return {
+        "uuid": "9a9a0000-0000-4000-8000-000000000001",
+        "name": "Parent",
+        "spec_version": "13.2.0",
+        "language": "base",
+        "type": "messaging",
+        "nodes": [
+            {
+                "uuid": "9a9a0000-0000-4000-8000-0000000000a1",
+                "actions": [
+                    {
+                        "uuid": "9a9a0000-0000-4000-8000-0000000000b1",
+                        "type": "send_email",
+                        "addresses": ["staff@example.org"],
+                        "subject": "New contact",
+                        "body": "Hello",
+                    },
+                    {
+                        "uuid": "9a9a0000-0000-4000-8000-0000000000b2",
+                        "type": "enter_flow",
+                        "flow": {"uuid": child, "name": "Tea"},
+                    },
+                ],
+                "router": {
+                    "type": "switch",
+                    "operand": "@child.run.status",
+                    "cases": [],
+                    "categories": [
+                        {
+                            "uuid": "9a9a0000-0000-4000-8000-0000000000c1",
+                            "name": "Complete",
+                            "exit_uuid": "9a9a0000-0000-4000-8000-0000000000d1",
+                        }
+                    ],
+                    "default_category_uuid": "9a9a0000-0000-4000-8000-0000000000c1",
+                },
+                "exits": [{"uuid": "9a9a0000-0000-4000-8000-0000000000d1"}],
+            }
+        ],
+    }
+
+
+def test_import_warnings_stay_with_the_flow(
+    context: BrowserContext, live: LiveServer, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.web.consolekit import on_a_phone
+    from tests.web.test_simulator_api import tea_flow
+
+    tea = tea_flow()
+    parent = tmp_path / "parent.json"
+    parent.write_text(json.dumps(_parent_flow(tea["uuid"])))
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    _sign_in(page, live)
+    page.set_input_files("#import-file", str(parent))
+    notice = page.locator("#notice")
+    expect(notice).to_contain_text("Imported Parent (revision 1), with 2 warnings")
+    # A warning, not a success.
+    expect(notice).to_have_class("notice warn")
+    row = page.locator("tr[data-uuid]", has_text="Parent")
+    expect(row.locator(".badge.warn")).to_have_text("2 warnings")
+
+    # Still there after a reload, listed in words, by node.
+    page.reload()
+    expect(page.locator("#notice")).to_be_hidden()
+    row.locator("details.flow-issues summary").click()
+    items = row.locator("details.flow-issues li")
+    expect(items).to_have_count(2)
+    expect(items.nth(0)).to_have_text(
+        'Node 1: action "send_email" is not supported; it will be skipped'
+    )
+    expect(items.nth(1)).to_contain_text('Node 1: sub-flow "Tea"')
+    expect(items.nth(1)).to_contain_text("neither in this file nor imported already")
+
+    # Once the sub-flow is here, importing the parent again does not call it missing.
+    child = tmp_path / "tea.json"
+    child.write_text(json.dumps(tea))
+    page.set_input_files("#import-file", str(child))
+    expect(notice).to_have_class("notice")
+    page.set_input_files("#import-file", str(parent))
+    expect(notice).to_contain_text("Imported Parent (revision 1), with 1 warning:")
+    expect(row.locator(".badge.warn")).to_have_text("1 warning")
+
+    # The flow list fits a phone.
+    on_a_phone(page, ["/flows"], live.url)
+    page.close()

@@ -75,9 +75,11 @@ def test_bare_definition() -> None:
     assert flow.definition["_ui"] == definition["_ui"]
     # Its sub-flow is not in the file: a warning, not an error.
     assert [str(w) for w in loaded.warnings] == [
-        'nodes[2].actions[0].flow: sub-flow "Child" (flow-child) is not in this file; '
-        "import it too, or this step is skipped"
+        'nodes[2].actions[0].flow: sub-flow "Child" (flow-child) is neither in this file nor '
+        "imported already; import it too, or this step is skipped"
     ]
+    # Imported already (the caller knows the flows stored): no warning.
+    assert parse_flow_file(definition, known_flows={"flow-child"}).warnings == []
 
 
 def test_glific_export_with_keywords_fields_and_groups() -> None:
@@ -305,8 +307,8 @@ def test_unknown_actions_cases_functions_and_sub_flows_are_warnings() -> None:
         'nodes[0].actions[1].type: action "link_google_sheet" is not supported; it will be skipped',
         'nodes[0].actions[2].url: unknown function "no_such_function"; '
         "the call will take the Failure branch",
-        'nodes[2].actions[0].flow: sub-flow "Child" (flow-child) is not in this file; '
-        "import it too, or this step is skipped",
+        'nodes[2].actions[0].flow: sub-flow "Child" (flow-child) is neither in this file nor '
+        "imported already; import it too, or this step is skipped",
     ]
     assert len(loaded.flows) == 1
 

@@ -38,7 +38,9 @@ DESKTOP = {"width": 1280, "height": 900}
 
 
 @contextmanager
-def live_server(database: Path, services: Services | None = None) -> Iterator[LiveServer]:
+def live_server(
+    database: Path, services: Services | None = None, settings: dict[str, Any] | None = None
+) -> Iterator[LiveServer]:
     with pytest.MonkeyPatch.context() as env:
         # Nothing from this machine's environment (a real key, a database) reaches the app.
         for key in list(os.environ):
@@ -46,7 +48,10 @@ def live_server(database: Path, services: Services | None = None) -> Iterator[Li
                 env.delenv(key)
         get_settings.cache_clear()
         app = create_app(
-            f"sqlite:///{database}", settings=ServerSettings(), services=services, sweep_every=0.2
+            f"sqlite:///{database}",
+            settings=ServerSettings(**(settings or {})),
+            services=services,
+            sweep_every=0.2,
         )
         server = LiveServer(app)
         server.start()

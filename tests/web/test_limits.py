@@ -110,6 +110,30 @@ async def test_flow_files_may_be_larger_than_other_requests(site: Site) -> None:
     assert "SUTRA_REQUEST_MAX_BYTES" in response.json()["detail"]
 
 
+async def test_a_contact_csv_may_be_larger_than_other_requests(make_site: MakeSite) -> None:
+    site = await make_site(sutra_import_max_bytes=3_000_000)
+    # 40,000 contacts, 1.5 MB: over the 1 MB of an ordinary request.
+    rows = "".join(f"Person {n},+9198{n:08d}\n" for n in range(40_000))
+    data = ("Name,Phone\n" + rows).encode()
+    assert 1_000_000 < len(data) < 3_000_000
+    files = {"file": ("people.csv", data, "text/csv")}
+    response = await site.http.post("/api/v1/contacts/imports/preview", files=files, headers=API)
+    assert response.status_code == 200, response.text[:300]
+    assert (response.json()["rows"], response.json()["valid"]) == (40_000, 40_000)
+    # The import page's twin takes it too (the signed-in session).
+    response = await site.http.post("/console/api/contacts/imports/preview", files=files)
+    assert response.status_code == 200, response.text[:300]
+    # Over its own limit it is refused, naming the setting that raises it.
+    files = {"file": ("people.csv", data * 3, "text/csv")}
+    response = await site.http.post("/api/v1/contacts/imports", files=files, headers=API)
+    assert response.status_code == 413
+    assert "SUTRA_IMPORT_MAX_BYTES" in response.json()["detail"]
+    # Other routes keep the ordinary limit.
+    response = await site.http.post("/api/v1/groups", content=data, headers=API)
+    assert response.status_code == 413
+    assert "SUTRA_REQUEST_MAX_BYTES" in response.json()["detail"]
+
+
 # --- numbers in the query ----------------------------------------------------------------------
 
 

@@ -380,3 +380,19 @@ def test_switching_contact_shows_that_contacts_history(page: Page, live: LiveSer
     page.press("#contact-input", "Tab")
     expect(page.locator("#notice")).to_contain_text("contact name")
     expect(page.locator("#contact-input")).to_have_value("lena")
+
+
+def test_the_way_back_to_the_flow_and_the_flow_list(page: Page, live: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    from tests.web.consolekit import no_sideways_scroll
+
+    page.goto(f"{live.url}/simulator?flow={TEA}")
+    edit = page.locator("#edit-flow")
+    expect(edit).to_be_visible()
+    expect(edit).to_have_attribute("href", f"/flows/{TEA}/edit")
+    page.set_viewport_size({"width": 390, "height": 844})
+    no_sideways_scroll(page)
+    expect(page.locator("#back")).to_be_visible()
+    page.click("#back")
+    page.wait_for_url(f"{live.url}/flows")

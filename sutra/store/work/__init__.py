@@ -40,10 +40,15 @@ from sutra.store.work.sending import (
 from sutra.store.work.sprint import SprintWrite, UsageRow, WebhookRow, save
 from sutra.store.work.starts import (
     START_BATCH,
+    DueBroadcast,
     add_group_starts,
     add_starts,
     broadcast_progress,
+    cancel_broadcast,
+    end_broadcast,
     new_broadcast,
+    renew_broadcast,
+    take_due_broadcasts,
 )
 
 __all__ = [
@@ -51,6 +56,7 @@ __all__ = [
     "WORK_CHANNEL",
     "Arrival",
     "Claim",
+    "DueBroadcast",
     "LeaseRequest",
     "Pending",
     "Queued",
@@ -65,9 +71,11 @@ __all__ = [
     "announce",
     "begin_resend",
     "broadcast_progress",
+    "cancel_broadcast",
     "claim",
     "claim_many",
     "claim_some",
+    "end_broadcast",
     "fail_unit",
     "finish",
     "ingest",
@@ -76,7 +84,9 @@ __all__ = [
     "record_sent",
     "release",
     "renew",
+    "renew_broadcast",
     "save",
+    "take_due_broadcasts",
     "take_lease",
     "update_statuses",
     "waiting_session",

@@ -84,7 +84,7 @@ _IN_DUE = (
     "(next_attempt_at IS NULL OR next_attempt_at <= :now))"
 )
 _CONTACT_COLUMNS = (
-    "id, uuid, name, urn, channel, phone, language, fields, taken_over_at, organization_id"
+    "id, uuid, name, urn, channel, phone, language, fields, taken_over_at, organization_id, status"
 )
 
 
@@ -184,6 +184,14 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
                     in_doubt_since=tx.read_ts(updated) if status == "sending" else None,
                 )
             )
+    if row[10] != "active":
+        # Opted out (stopped), blocked or archived: no flow start or broadcast reaches them,
+        # however it was asked for; the start says so in its broadcast's progress.
+        tx.execute(
+            "UPDATE flow_starts SET status = 'skipped' WHERE contact_id = :id "
+            "AND status = 'pending'",
+            {"id": contact_id},
+        )
     starts = [
         (int(i), str(flow))
         for i, flow in tx.execute(

@@ -123,7 +123,10 @@ def _save_one(tx: Tx, org: int, w: SprintWrite, out_status: str) -> list[str]:
             {"uuid": w.consumed, "now": now},
         )
     if w.start_id is not None:
-        tx.execute("UPDATE flow_starts SET status = 'done' WHERE id = :id", {"id": w.start_id})
+        tx.execute(
+            "UPDATE flow_starts SET status = 'done', session_uuid = :session WHERE id = :id",
+            {"id": w.start_id, "session": session.uuid},
+        )
     _save_results(tx, org, session, w.events, now)
     if any(e.type.startswith("contact_") for e in w.events):
         _save_contact(tx, org, contact, now)

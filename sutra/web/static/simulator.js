@@ -625,7 +625,15 @@
     ui.newContact.addEventListener("click", () => {
       setContact(`tester-${Math.random().toString(36).slice(2, 7)}`);
     });
+    // The way back to the flow being tried: its editor.
+    const editLink = $("edit-flow");
+    const pointEdit = () => {
+      const uuid = ui.flowSelect.value;
+      editLink.hidden = !uuid;
+      if (uuid) editLink.href = `/flows/${uuid}/edit`;
+    };
     ui.flowSelect.addEventListener("change", remember);
+    ui.flowSelect.addEventListener("change", pointEdit);
     ui.composer.addEventListener("submit", (event) => {
       event.preventDefault();
       const text = ui.messageInput.value;
@@ -637,6 +645,7 @@
       if (!document.hidden) pollSoon();
     });
     await loadFlows(params.get("flow") || saved.flow);
+    pointEdit();
     setContact(params.get("contact") || saved.contact || "tester");
     pollSoon();
   }

@@ -60,6 +60,9 @@
         (r) => reloadWith(`Added ${r.added} contact${r.added === 1 ? "" : "s"} to ${name()}.`),
       ),
     );
+    document.getElementById("bulk-start").addEventListener("click", () => {
+      window.location.assign(`/broadcasts/new?contacts=${picked().join(",")}`);
+    });
     document.getElementById("bulk-remove").addEventListener("click", () =>
       act(
         () => request("POST", `${API}/groups/${select.value}/contacts`, { remove: picked() }),

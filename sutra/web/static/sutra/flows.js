@@ -5,9 +5,10 @@
   const { request } = window.sutra;
   const notice = document.getElementById("notice");
 
-  function show(text, isError) {
+  function show(text, isError, isWarning) {
     notice.textContent = text;
     notice.classList.toggle("error", Boolean(isError));
+    notice.classList.toggle("warn", Boolean(isWarning));
     notice.hidden = false;
   }
 
@@ -49,8 +50,12 @@
       const text = await file.text();
       const result = await request("POST", "/flows/import", text);
       const names = result.flows.map((f) => `${f.name} (revision ${f.revision})`).join(", ");
-      const warnings = result.warnings.length ? `\nWarnings:\n${result.warnings.join("\n")}` : "";
-      sessionStorage.setItem("sutra-notice", `Imported ${names}.${warnings}`);
+      // Warnings are kept with the flow: the list below shows them, after any reload.
+      const count = result.warnings.length;
+      const said = count
+        ? `Imported ${names}, with ${count} warning${count === 1 ? "" : "s"}: see "What Sutra says" under the flow.`
+        : `Imported ${names}.`;
+      sessionStorage.setItem("sutra-notice", JSON.stringify({ text: said, warn: count > 0 }));
       window.location.reload();
     } catch (error) {
       show(`${file.name} was not imported:\n${problems(error)}`, true);
@@ -62,7 +67,13 @@
   const pending = sessionStorage.getItem("sutra-notice");
   if (pending) {
     sessionStorage.removeItem("sutra-notice");
-    show(pending, false);
+    let saved = { text: pending, warn: false };
+    try {
+      saved = JSON.parse(pending);
+    } catch {
+      // A plain text notice.
+    }
+    show(saved.text, false, saved.warn);
   }
 
   // --- rename, archive, restore ---
