@@ -8,6 +8,7 @@ may wipe (its ``public`` schema is dropped before each test)::
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -697,5 +698,27 @@ async def test_sqlite_connections_share_the_file_safely(tmp_path: Path) -> None:
                 for name in ("journal_mode", "foreign_keys", "busy_timeout")
             ]
         assert settings == ["wal", 1, SQLITE_BUSY_TIMEOUT_MS]
+    finally:
+        await engine.dispose()
+
+
+async def test_concurrent_imports_of_one_flow_file_all_succeed(migrated_url: str) -> None:
+    # Two staff uploading the same export at once (or a retried upload) race for the same new
+    # rows: flows (organisation, uuid), the revision number, fields and groups.
+    from sutra.flows.load import read_flow_file
+    from sutra.store.db import create_session_factory
+    from sutra.store.repository import Repository
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    flow_file = read_flow_file(examples / "ask_gpt.json")
+    engine = create_async_engine_for(migrated_url)
+    try:
+        repo = Repository(create_session_factory(engine))
+        results = await asyncio.gather(*(repo.import_flow_file(flow_file) for _ in range(8)))
+        assert [len(r) for r in results] == [1] * 8
+        assert {r[0].revision for r in results} == {1}
+        assert sum(r[0].changed for r in results) == 1
+        flows = await repo.load_flows()
+        assert list(flows) == [results[0][0].uuid]
     finally:
         await engine.dispose()
