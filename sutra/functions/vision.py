@@ -6,13 +6,13 @@ URLs are short-lived or need credentials the model's servers do not have.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from typing import Any
 
 import httpx
 
 from sutra.config import get_settings
+from sutra.functions.download import download
 from sutra.functions.gpt import (
     DEFAULT_MODEL,
     decode_reply,
@@ -21,7 +21,6 @@ from sutra.functions.gpt import (
 )
 from sutra.functions.llmcall import complete
 from sutra.functions.registry import FunctionCall, FunctionError, function
-from sutra.outbound import FetchRefused, guarded_client
 
 # What OpenAI's vision models accept, recognised by their first bytes: a server's Content-Type
 # is often generic (application/octet-stream) or wrong.
@@ -61,49 +60,18 @@ async def fetch_image(
     """
     if not url.lower().startswith(("http://", "https://")):
         raise FunctionError("url should be an http(s) link to an image", status=400)
-    owned = client is None
-    http = client or guarded_client()
-    try:
-        async with (
-            asyncio.timeout(timeout),
-            http.stream("GET", url, timeout=timeout, follow_redirects=True) as response,
-        ):
-            if not 200 <= response.status_code < 300:
-                raise FunctionError(
-                    f"could not fetch the image: HTTP {response.status_code}", status=502
-                )
-            declared = response.headers.get("content-type", "").split(";")[0].strip().lower()
-            if not declared.startswith("image/") and declared not in _GENERIC_TYPES:
-                raise FunctionError(f"the url is not an image ({declared})", status=415)
-            length = response.headers.get("content-length", "")
-            if length.isdigit() and int(length) > max_bytes:
-                raise FunctionError(_too_big(max_bytes), status=413)
-            data = bytearray()
-            async for chunk in response.aiter_bytes():
-                data += chunk
-                # Checked while reading: a missing or false Content-Length must not let a
-                # huge body into memory.
-                if len(data) > max_bytes:
-                    raise FunctionError(_too_big(max_bytes), status=413)
-    except (TimeoutError, httpx.TimeoutException):
-        raise FunctionError(f"the image did not arrive within {timeout:g} s", status=504) from None
-    except FetchRefused as exc:
-        raise FunctionError(str(exc), status=403) from None
-    except httpx.HTTPError as exc:
-        raise FunctionError(
-            f"could not fetch the image: {type(exc).__name__}", status=502
-        ) from None
-    finally:
-        if owned:
-            await http.aclose()
-    media_type = image_type(bytes(data[:16]))
+
+    def accept(declared: str) -> None:
+        if not declared.startswith("image/") and declared not in _GENERIC_TYPES:
+            raise FunctionError(f"the url is not an image ({declared})", status=415)
+
+    data, _ = await download(
+        url, what="image", client=client, max_bytes=max_bytes, timeout=timeout, accept=accept
+    )
+    media_type = image_type(data[:16])
     if media_type is None:
         raise FunctionError("the image is not a JPEG, PNG, GIF or WebP file", status=415)
-    return bytes(data), media_type
-
-
-def _too_big(max_bytes: int) -> str:
-    return f"the image is larger than {max_bytes:,} bytes"
+    return data, media_type
 
 
 @function(

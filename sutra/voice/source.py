@@ -8,7 +8,6 @@ media folder) is read from disk; any other URL is fetched under the fetch policy
 
 from __future__ import annotations
 
-import asyncio
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +17,9 @@ import httpx
 from sqlalchemy import select
 
 from sutra.config import ServerSettings
+from sutra.functions.download import download, too_big
 from sutra.functions.llmcall import Caller
 from sutra.functions.registry import FunctionCall, FunctionError
-from sutra.outbound import FetchRefused, guarded_client
 from sutra.runtime.media import MediaStore
 from sutra.store import models as m
 from sutra.voice.audio import OGG_OPUS
@@ -92,7 +91,7 @@ async def audio_for(call: FunctionCall, speech: object, *, max_bytes: int, timeo
     mime = mimetypes.guess_type(name)[0] or OGG_OPUS
     if local is not None:
         if local.stat().st_size > max_bytes:
-            raise FunctionError(_too_big(max_bytes), status=413)
+            raise FunctionError(too_big("audio", max_bytes), status=413)
         return Audio(local.read_bytes(), name, mime)
     if url.startswith("/media/"):
         raise FunctionError("the voice note is no longer stored", status=404)
@@ -100,40 +99,10 @@ async def audio_for(call: FunctionCall, speech: object, *, max_bytes: int, timeo
     return Audio(data, name, declared or mime)
 
 
-def _too_big(max_bytes: int) -> str:
-    return f"the audio is larger than {max_bytes:,} bytes"
-
-
 async def _download(
     url: str, client: httpx.AsyncClient | None, max_bytes: int, timeout: float
 ) -> tuple[bytes, str | None]:
-    # Reasons never quote the URL: WhatsApp media URLs carry access tokens.
-    owned = client is None
-    http = client or guarded_client()
-    try:
-        async with (
-            asyncio.timeout(timeout),
-            http.stream("GET", url, timeout=timeout, follow_redirects=True) as response,
-        ):
-            if not 200 <= response.status_code < 300:
-                raise FunctionError(
-                    f"could not fetch the audio: HTTP {response.status_code}", status=502
-                )
-            declared = response.headers.get("content-type", "").split(";")[0].strip().lower()
-            data = bytearray()
-            async for chunk in response.aiter_bytes():
-                data += chunk
-                if len(data) > max_bytes:
-                    raise FunctionError(_too_big(max_bytes), status=413)
-    except (TimeoutError, httpx.TimeoutException):
-        raise FunctionError(f"the audio did not arrive within {timeout:g} s", status=504) from None
-    except FetchRefused as exc:
-        raise FunctionError(str(exc), status=403) from None
-    except httpx.HTTPError as exc:
-        raise FunctionError(
-            f"could not fetch the audio: {type(exc).__name__}", status=502
-        ) from None
-    finally:
-        if owned:
-            await http.aclose()
-    return bytes(data), declared if declared.startswith("audio/") else None
+    data, declared = await download(
+        url, what="audio", client=client, max_bytes=max_bytes, timeout=timeout
+    )
+    return data, declared if declared.startswith("audio/") else None

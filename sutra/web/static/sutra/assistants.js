@@ -4,26 +4,8 @@
 "use strict";
 
 (() => {
-  const { request, cookie } = window.sutra;
+  const { request, cookie, show, reloadWith } = window.sutra;
   const API = "/console/api/assistants";
-  const notice = document.getElementById("notice");
-
-  function show(text, isError) {
-    notice.textContent = text;
-    notice.classList.toggle("error", Boolean(isError));
-    notice.hidden = false;
-  }
-
-  function reloadWith(text) {
-    sessionStorage.setItem("sutra-notice", text);
-    window.location.reload();
-  }
-
-  const pending = sessionStorage.getItem("sutra-notice");
-  if (pending) {
-    sessionStorage.removeItem("sutra-notice");
-    show(pending, false);
-  }
 
   async function act(button, work) {
     if (button) button.disabled = true;

@@ -3,28 +3,8 @@
 "use strict";
 
 (() => {
-  const { request } = window.sutra;
+  const { request, show, reloadWith } = window.sutra;
   const API = "/console/api";
-  const notice = document.getElementById("notice");
-
-  function show(text, isError) {
-    if (!notice) return;
-    notice.textContent = text;
-    notice.classList.toggle("error", Boolean(isError));
-    notice.hidden = false;
-  }
-
-  // A message for after the reload that shows the change.
-  function reloadWith(text) {
-    sessionStorage.setItem("sutra-notice", text);
-    window.location.reload();
-  }
-
-  const pending = sessionStorage.getItem("sutra-notice");
-  if (pending) {
-    sessionStorage.removeItem("sutra-notice");
-    show(pending, false);
-  }
 
   async function act(work, done) {
     try {

@@ -55,7 +55,7 @@
       const said = count
         ? `Imported ${names}, with ${count} warning${count === 1 ? "" : "s"}: see "What Sutra says" under the flow.`
         : `Imported ${names}.`;
-      sessionStorage.setItem("sutra-notice", JSON.stringify({ text: said, warn: count > 0 }));
+      sessionStorage.setItem("sutra-flows-notice", JSON.stringify({ text: said, warn: count > 0 }));
       window.location.reload();
     } catch (error) {
       show(`${file.name} was not imported:\n${problems(error)}`, true);
@@ -64,9 +64,9 @@
     }
   });
 
-  const pending = sessionStorage.getItem("sutra-notice");
+  const pending = sessionStorage.getItem("sutra-flows-notice");
   if (pending) {
-    sessionStorage.removeItem("sutra-notice");
+    sessionStorage.removeItem("sutra-flows-notice");
     let saved = { text: pending, warn: false };
     try {
       saved = JSON.parse(pending);

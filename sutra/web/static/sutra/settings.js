@@ -4,17 +4,9 @@
 "use strict";
 
 (() => {
-  const { request } = window.sutra;
+  const { request, show, reloadWith } = window.sutra;
   const API = "/console/api";
-  const notice = document.getElementById("notice");
   const NUMBERS = new Set(["llm_monthly_budget", "llm_contact_daily_tokens"]);
-
-  function show(text, isError) {
-    notice.textContent = text;
-    notice.classList.toggle("error", Boolean(isError));
-    notice.hidden = false;
-    notice.scrollIntoView({ block: "nearest" });
-  }
 
   // A refused value is named by its setting ("whatsapp_phone_number_id: ..."), so the person
   // knows which field to fix.
@@ -24,17 +16,6 @@
       return detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
     }
     return error.message;
-  }
-
-  function reloadWith(text) {
-    sessionStorage.setItem("sutra-notice", text);
-    window.location.reload();
-  }
-
-  const pending = sessionStorage.getItem("sutra-notice");
-  if (pending) {
-    sessionStorage.removeItem("sutra-notice");
-    show(pending, false);
   }
 
   for (const form of document.querySelectorAll(".settings-form")) {

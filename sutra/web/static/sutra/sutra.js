@@ -44,6 +44,35 @@ window.sutra = (() => {
     return data;
   }
 
+  // The page's notice box (#notice): what an action did, or why it failed.
+  function show(text, isError) {
+    const notice = document.getElementById("notice");
+    if (!notice) return;
+    notice.textContent = text;
+    notice.classList.toggle("error", Boolean(isError));
+    notice.hidden = false;
+    notice.scrollIntoView({ block: "nearest" });
+  }
+
+  // Reload to show a change, with its message shown once the page is back.
+  function reloadWith(text) {
+    sessionStorage.setItem("sutra-notice", text);
+    window.location.reload();
+  }
+
+  function showPending() {
+    const pending = sessionStorage.getItem("sutra-notice");
+    if (pending) {
+      sessionStorage.removeItem("sutra-notice");
+      show(pending, false);
+    }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", showPending);
+  } else {
+    showPending();
+  }
+
   const signOut = document.getElementById("sign-out");
   if (signOut) {
     signOut.addEventListener("click", async () => {
@@ -66,5 +95,5 @@ window.sutra = (() => {
     });
   }
 
-  return { cookie, request };
+  return { cookie, request, show, reloadWith };
 })();
