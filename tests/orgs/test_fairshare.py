@@ -4,10 +4,21 @@ bursts stop at their limit, and freed room goes to the organisation with the few
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from sutra.engine.session import Input
 from sutra.orgs.fairshare import FairShare
+from sutra.store import work
+from sutra.store.db import create_engine_for, migrate
+from sutra.store.hotdb import HotDB
+from sutra.store.work.ingest import Arrival
+from sutra.testing.postgres import reset_schema
 
 
 async def _hold(share: FairShare, org: int, started: list[int], gate: asyncio.Event) -> None:
@@ -94,3 +105,54 @@ async def test_another_organisation_never_spends_the_platform_key(
     own = {"platform_key": False, "openai_api_key": "sk-its-own"}
     assert provider_mode(own) == "openai"
     get_settings.cache_clear()
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(
+                not os.environ.get("SUTRA_TEST_POSTGRES_URL"),
+                reason="set SUTRA_TEST_POSTGRES_URL (scripts/start-postgres.sh)",
+            ),
+        ),
+    ]
+)
+def hot_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HotDB]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'sutra.db'}"
+    else:
+        url = os.environ["SUTRA_TEST_POSTGRES_URL"]
+        reset_schema(url)
+    migrate(url)
+    engine = create_engine_for(url)
+    with engine.begin() as db:
+        db.execute(
+            text(
+                "INSERT INTO organizations (id, name, timezone, settings, created_at, "
+                "updated_at) VALUES (2, 'Second', 'UTC', '{}', :now, :now)"
+            ),
+            {"now": datetime.now(UTC)},
+        )
+    engine.dispose()
+    db = HotDB(url).start()
+    yield db
+    db.close()
+
+
+async def test_the_sweeper_takes_organisations_in_turns(hot_db: HotDB) -> None:
+    # Organisation 1 has a backlog of 30 contacts with a message each; organisation 2 then
+    # gets one. A batch of 3 holds organisation 2's contact, not just the backlog's oldest.
+    backlog = [
+        Arrival(1, f"whatsapp:9190000000{i:02d}", "whatsapp", Input(text="hi")) for i in range(30)
+    ]
+    await hot_db.run(work.ingest, backlog)
+    [(other, stored)] = await hot_db.run(
+        work.ingest, [Arrival(2, "whatsapp:919111111111", "whatsapp", Input(text="hello"))]
+    )
+    assert stored
+    now = datetime.now(UTC)
+    taken = await hot_db.run(work.claim_many, "sweeper", now + timedelta(seconds=30), now, 3)
+    assert len(taken) == 3
+    assert other in taken

@@ -250,17 +250,24 @@ def waiting_session(tx: Tx, contact_id: int) -> Session | None:
 
 def claim_many(tx: Tx, owner: str, until: datetime, now: datetime, limit: int) -> list[int]:
     """The sweeper's batch: take up to ``limit`` free contacts that have work, in one statement
-    (on PostgreSQL skipping rows another worker is taking at the same moment)."""
-    skip = " FOR UPDATE SKIP LOCKED" if tx.postgres else ""
+    (on PostgreSQL skipping rows another worker is taking at the same moment).
+
+    Taken in turns across organisations (each one's first waiting contact, then each one's
+    second, ...): one organisation's backlog of thousands does not fill the batch ahead of
+    another's single message.
+    """
+    skip = " FOR UPDATE OF c SKIP LOCKED" if tx.postgres else ""
     rows = tx.execute(
         "UPDATE contacts SET busy_owner = :owner, busy_until = :until WHERE id IN ("
-        "SELECT id FROM contacts WHERE (busy_until IS NULL OR busy_until < :now) AND id IN ("
+        "SELECT c.id FROM contacts c JOIN (SELECT id, row_number() OVER "
+        "(PARTITION BY organization_id ORDER BY id) AS turn FROM contacts "
+        "WHERE (busy_until IS NULL OR busy_until < :now) AND id IN ("
         f"SELECT contact_id FROM messages WHERE {_IN_DUE} "
         f"UNION SELECT contact_id FROM messages WHERE {_OUT_DUE} "
         "UNION SELECT contact_id FROM sessions WHERE status = 'waiting' "
         "AND (wait_kind = 'webhook' OR wait_timeout_at <= :now) "
-        "UNION SELECT contact_id FROM flow_starts WHERE status = 'pending') "
-        f"ORDER BY id LIMIT :limit{skip}) RETURNING id",
+        "UNION SELECT contact_id FROM flow_starts WHERE status = 'pending')) w ON w.id = c.id "
+        f"ORDER BY w.turn, c.id LIMIT :limit{skip}) RETURNING id",
         {"owner": owner, "until": tx.ts(until), "now": tx.ts(now), "limit": limit},
     )
     return [int(r[0]) for r in rows]
