@@ -32,6 +32,7 @@ from sutra.testing.graph_api import (
     DEFAULT_TOKEN,
     GraphAPIStubServer,
     signed_webhook,
+    whatsapp_media_payload,
     whatsapp_status_payload,
     whatsapp_text_payload,
 )
@@ -384,3 +385,31 @@ def test_a_failed_send_shows_in_the_chat_and_in_alerts(
     expect(alert).to_contain_text("Meena")
     expect(alert.locator(".alert-error")).to_contain_text("131026")
     expect(page.locator("#alerts-count")).to_be_hidden()
+
+
+def test_a_voice_note_plays_in_the_chat(
+    page: Page, live: LiveServer, graph: GraphAPIStubServer
+) -> None:
+    from playwright.sync_api import expect
+
+    from sutra.testing.voice import have_audio_tools, spoken
+
+    if not have_audio_tools():
+        pytest.skip("espeak-ng and ffmpeg are needed to make a voice note")
+    voice = graph.add_media(spoken("When is the next vaccination camp?"), "audio/ogg")
+    payload = whatsapp_media_payload(MEENA, "audio", voice, "audio/ogg", voice=True, name="Meena")
+    raw, headers = signed_webhook(APP_SECRET, payload)
+    response = httpx.post(f"{live.url}/webhooks/whatsapp", content=raw, headers=headers)
+    assert response.status_code == 200, response.text
+
+    page.locator(".chat-row").filter(has_text="Meena").click()
+    audio = page.locator(".bubble audio")
+    expect(audio).to_have_count(1, timeout=15_000)
+    # The browser loads and decodes what Sutra stored (WhatsApp's OGG/Opus), from Sutra itself.
+    audio.evaluate("a => { a.preload = 'auto'; a.load(); }")
+    page.wait_for_function(
+        "() => { const a = document.querySelector('.bubble audio'); "
+        "return a && a.readyState >= 1 && a.duration > 1; }",
+        timeout=15_000,
+    )
+    assert audio.get_attribute("src").startswith("/media/")
