@@ -48,6 +48,18 @@ class ContactLanguageChanged(Event):
     language: str
 
 
+class ContactStatusChanged(Event):
+    """Stopped means opted out: no broadcast or flow start reaches the contact after."""
+
+    type: Literal["contact_status_changed"] = "contact_status_changed"
+    status: Literal["active", "blocked", "stopped", "archived"]
+
+
+class ContactChannelChanged(Event):
+    type: Literal["contact_channel_changed"] = "contact_channel_changed"
+    channel: str
+
+
 class ContactGroupsChanged(Event):
     type: Literal["contact_groups_changed"] = "contact_groups_changed"
     added: list[str] = []

@@ -130,6 +130,7 @@ def _save_one(tx: Tx, org: int, w: SprintWrite, out_status: str) -> list[str]:
     _save_results(tx, org, session, w.events, now)
     if any(e.type.startswith("contact_") for e in w.events):
         _save_contact(tx, org, contact, now)
+        _save_contact_status(tx, contact, w.events, now)
     out: list[str] = []
     for event in w.events:
         if isinstance(event, ev.MsgOut):
@@ -260,6 +261,23 @@ def _save_results(tx: Tx, org: int, session: Session, events: list[ev.Event], no
                 "data": tx.json(data),
                 "now": now,
             },
+        )
+
+
+def _save_contact_status(tx: Tx, contact: Contact, events: list[ev.Event], now: Any) -> None:
+    """Status and channel are kept from their events: the engine's contact carries neither
+    status nor a chosen channel apart from the one a message last came by."""
+    status = [e.status for e in events if isinstance(e, ev.ContactStatusChanged)]
+    if status:
+        tx.execute(
+            "UPDATE contacts SET status = :status, updated_at = :now WHERE id = :id",
+            {"status": status[-1], "now": now, "id": contact.id},
+        )
+    channel = [e.channel for e in events if isinstance(e, ev.ContactChannelChanged)]
+    if channel:
+        tx.execute(
+            "UPDATE contacts SET channel = :channel, updated_at = :now WHERE id = :id",
+            {"channel": channel[-1], "now": now, "id": contact.id},
         )
 
 
