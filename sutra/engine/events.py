@@ -60,6 +60,26 @@ class ContactChannelChanged(Event):
     channel: str
 
 
+class GroupRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    uuid: str = ""
+    name: str = ""
+
+
+class SessionsStartRequested(Event):
+    """``start_session``: start a flow for other contacts. The runtime stores it as a
+    broadcast in the same transaction as the sprint; the broadcast scheduler writes its starts."""
+
+    type: Literal["sessions_start_requested"] = "sessions_start_requested"
+    flow: str
+    flow_name: str = ""
+    contacts: list[str] = []
+    # As the flow file has them: matched by uuid, else by name, to the organisation's groups.
+    groups: list[GroupRef] = []
+    urns: list[str] = []
+
+
 class ContactGroupsChanged(Event):
     type: Literal["contact_groups_changed"] = "contact_groups_changed"
     added: list[str] = []

@@ -16,6 +16,7 @@ from sutra.engine.actions import (
     set_contact_status,
     set_run_local,
     set_run_result,
+    start_session,
     wait_for_result,
     wait_for_time,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "set_contact_status",
     "set_run_local",
     "set_run_result",
+    "start_session",
     "wait_for_result",
     "wait_for_time",
 ]

@@ -3,6 +3,7 @@ changes, outgoing messages, input labels, webhook log and LLM usage."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,9 @@ from sutra.engine import events as ev
 from sutra.engine.session import Contact, Session
 from sutra.store.hotdb import Tx
 from sutra.store.work.common import new_uuid, now_utc
+from sutra.store.work.starts import new_broadcast
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -131,6 +135,9 @@ def _save_one(tx: Tx, org: int, w: SprintWrite, out_status: str) -> list[str]:
     if any(e.type.startswith("contact_") for e in w.events):
         _save_contact(tx, org, contact, now)
         _save_contact_status(tx, contact, w.events, now)
+    for event in w.events:
+        if isinstance(event, ev.SessionsStartRequested):
+            _save_start_request(tx, org, session, event)
     out: list[str] = []
     for event in w.events:
         if isinstance(event, ev.MsgOut):
@@ -262,6 +269,60 @@ def _save_results(tx: Tx, org: int, session: Session, events: list[ev.Event], no
                 "now": now,
             },
         )
+
+
+def _save_start_request(
+    tx: Tx, org: int, session: Session, event: ev.SessionsStartRequested
+) -> None:
+    """``start_session`` as broadcasts due now, written with the sprint so that a crash loses
+    neither; the broadcast scheduler writes their starts (a group's in batches) within a
+    second, and the broadcasts page shows them. One broadcast per group: a broadcast has one."""
+    now = now_utc()
+    for urn in event.urns:
+        tx.execute(
+            "INSERT INTO contacts (uuid, organization_id, urn, fields, status, created_at, "
+            "updated_at) VALUES (:uuid, :org, :urn, :fields, 'active', :now, :now) "
+            "ON CONFLICT (organization_id, urn) DO NOTHING",
+            {"uuid": new_uuid(), "org": org, "urn": urn, "fields": tx.json({}), "now": tx.ts(now)},
+        )
+    by_urn = [
+        str(row[0])
+        for urn in event.urns
+        if (
+            row := tx.one(
+                "SELECT uuid FROM contacts WHERE organization_id = :org AND urn = :urn",
+                {"org": org, "urn": urn},
+            )
+        )
+        is not None
+    ]
+    groups = []
+    for ref in event.groups:
+        found = _group_uuid(tx, org, ref)
+        if found is None:
+            log.warning("session %s: start_session names no group %r", session.uuid, ref.name)
+        else:
+            groups.append(found)
+    contacts = list(dict.fromkeys([*event.contacts, *by_urn]))
+    targets: list[dict[str, Any]] = [{"group": g} for g in dict.fromkeys(groups)]
+    if contacts:
+        targets.append({"contacts": contacts})
+    by = f"flow: {session.runs[0].flow_name}" if session.runs else "flow"
+    for target in targets:
+        new_broadcast(tx, org, event.flow, target=target, send_at=now, created_by=by)
+
+
+def _group_uuid(tx: Tx, org: int, ref: ev.GroupRef) -> str | None:
+    """The organisation's group a flow names: by uuid, else by name (imports keep names)."""
+    for column, value in (("uuid", ref.uuid), ("name", ref.name)):
+        if value:
+            row = tx.one(
+                f"SELECT uuid FROM groups WHERE organization_id = :org AND {column} = :value",
+                {"org": org, "value": value},
+            )
+            if row is not None:
+                return str(row[0])
+    return None
 
 
 def _save_contact_status(tx: Tx, contact: Contact, events: list[ev.Event], now: Any) -> None:
