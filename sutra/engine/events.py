@@ -80,6 +80,19 @@ class SessionsStartRequested(Event):
     urns: list[str] = []
 
 
+class BroadcastCreated(Event):
+    """``send_broadcast``: a message for other contacts, written in this run's context. The
+    runtime queues one message per opted-in recipient with the sprint; the pipeline sends them."""
+
+    type: Literal["broadcast_created"] = "broadcast_created"
+    text: str
+    attachments: list[str] = []
+    quick_replies: list[str] = []
+    contacts: list[str] = []
+    groups: list[GroupRef] = []
+    urns: list[str] = []
+
+
 class ContactGroupsChanged(Event):
     type: Literal["contact_groups_changed"] = "contact_groups_changed"
     added: list[str] = []

@@ -22,11 +22,9 @@ from __future__ import annotations
 from typing import Literal
 
 from sutra.engine.actions.base import Action, Interrupt, Ref, action
-from sutra.engine.events import GroupRef, SessionsStartRequested
+from sutra.engine.actions.recipients import recipients
+from sutra.engine.events import SessionsStartRequested
 from sutra.engine.scope import Scope
-
-# One flow start can fan out to a whole group; a list written into a flow stays small.
-MAX_LISTED = 100
 
 
 @action("start_session")
@@ -47,9 +45,7 @@ class StartSession(Action):
         if not self.flow.uuid:
             scope.skip(self, "start_session names no flow")
             return None
-        urns = [u for u in (scope.template(urn).strip() for urn in self.urns) if ":" in u]
-        contacts = [c.uuid for c in self.contacts if c.uuid]
-        groups = [GroupRef(uuid=g.uuid, name=g.name) for g in self.groups if g.uuid or g.name]
+        contacts, groups, urns = recipients(scope, self.contacts, self.groups, self.urns)
         if not (contacts or groups or urns):
             scope.skip(self, "start_session names nobody to start")
             return None
@@ -57,9 +53,9 @@ class StartSession(Action):
             SessionsStartRequested(
                 flow=self.flow.uuid,
                 flow_name=self.flow.name,
-                contacts=contacts[:MAX_LISTED],
-                groups=groups[:MAX_LISTED],
-                urns=urns[:MAX_LISTED],
+                contacts=contacts,
+                groups=groups,
+                urns=urns,
             )
         )
         return None

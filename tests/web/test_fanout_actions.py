@@ -1,14 +1,18 @@
-"""``start_session`` in a flow, on the real app: the flow it names is started for the group and
-the urns it lists as a broadcast (opted-out members skipped), by the broadcast scheduler."""
+"""``start_session`` and ``send_broadcast`` in a flow, on the real app: the flow is started
+for the group and urns listed, as a broadcast (opted-out members skipped) by the scheduler; the
+message is queued for each opted-in recipient and sent by the pipeline."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from sutra.flows import parse_flow_file
+from sutra.store import models as m
 from sutra.web.state import AppState
+from tests.support import eventually
 from tests.web.test_broadcasts_api import TEA, app, client, messages_to, ok, progress
 
 __all__ = ["app"]
@@ -86,3 +90,38 @@ async def test_start_session_of_an_unknown_group_starts_nothing(app: FastAPI) ->
     await state.runner.start(await state.repo.contact("sim:host"), INVITER)
     async with client(app) as api:
         assert ok(await api.get("/api/v1/broadcasts"))["total"] == 0
+
+
+async def test_send_broadcast_reaches_the_opted_in_and_a_new_urn(app: FastAPI) -> None:
+    state: AppState = app.state.sutra
+    action = {
+        "uuid": "1a2b3c4d-0000-4000-8000-000000000010",
+        "type": "send_broadcast",
+        "text": "@contact.name says: the clinic opens at 9",
+        "groups": [{"uuid": "not-the-stored-uuid", "name": "Mothers"}],
+        "urns": ["sim:@fields.friend"],
+    }
+    await state.repo.import_flow_file(parse_flow_file(inviter_flow(action)))
+    host = await state.repo.contact("sim:host", name="Host")
+    host.fields["friend"] = "newcomer"
+
+    await state.runner.start(host, INVITER)
+
+    async def sent_to_all() -> dict[str, tuple[str, str]] | None:
+        async with state.repo.sessions() as db:
+            rows = (
+                await db.execute(
+                    select(m.Contact.urn, m.Message.text, m.Message.status)
+                    .join(m.Contact, m.Contact.id == m.Message.contact_id)
+                    .where(m.Message.direction == "out", m.Contact.urn != "sim:host")
+                )
+            ).all()
+        done = {urn: (text, status) for urn, text, status in rows}
+        return done if len(done) == 4 and all(s == "sent" for _, s in done.values()) else None
+
+    sent = await eventually(sent_to_all)
+    # Four Mothers but Tomas (opted out), and the newcomer: the text in the host's words.
+    assert set(sent) == {"sim:asha", "sim:ravi", "sim:meena", "sim:newcomer"}
+    assert {text for text, _ in sent.values()} == {"Host says: the clinic opens at 9"}
+    assert await messages_to(app, "tomas") == 0
+    assert await messages_to(app, "host") == 1
