@@ -278,7 +278,7 @@ def test_a_webhook_rule_set_calls_and_routes_on_the_outcome(
     [
         (
             "rapidpro-2019/action_packed.json",
-            {"send_email", "add_contact_urn"},
+            {"add_contact_urn"},
         ),
         ("rapidpro-2019/ivr_flow.json", {"say_msg", "play_audio"}),
         ("rapidpro-2019/resthooks.json", {"call_resthook"}),
