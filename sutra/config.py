@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # services. Flows choose those URLs, and contacts' answers can become them.
     fetch_allow: str = ""
     function_timeout: float = Field(default=600.0, gt=0)
+    # Where send_email actions send: smtp://user:password@host:587 (STARTTLS when the server
+    # offers it), smtps://...:465 (TLS), with ?from=sender@example.org (default: the user).
+    smtp_url: SecretStr | None = None
 
     # The country of phone numbers written without "+" (ISO 3166 alpha-2, e.g. "IN"): in a
     # contact import (each import may choose another) and in has_phone cases, as goflow's

@@ -459,6 +459,22 @@ class Engine:
                 )
             )
             return
+        if request.failure_warning is not None:
+            # send_email: no result and no router; staff read why it failed, the flow goes on.
+            if not outcome.success:
+                text = f"{request.failure_warning}: {outcome.error or 'failed'}"
+                sprint.events.append(ev.Warning(text=text))
+            sprint.events.append(
+                ev.WebhookCalled(
+                    result_name=None,
+                    method=request.method,
+                    url=request.url,
+                    status=outcome.status,
+                    success=outcome.success,
+                    error=outcome.error,
+                )
+            )
+            return
         session.webhook = {"status": outcome.status, "json": outcome.json_body}
         category = "Success" if outcome.success else "Failure"
         flow = self.flow(request.flow_uuid)

@@ -48,6 +48,51 @@ class ContactLanguageChanged(Event):
     language: str
 
 
+class ContactStatusChanged(Event):
+    """Stopped means opted out: no broadcast or flow start reaches the contact after."""
+
+    type: Literal["contact_status_changed"] = "contact_status_changed"
+    status: Literal["active", "blocked", "stopped", "archived"]
+
+
+class ContactChannelChanged(Event):
+    type: Literal["contact_channel_changed"] = "contact_channel_changed"
+    channel: str
+
+
+class GroupRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    uuid: str = ""
+    name: str = ""
+
+
+class SessionsStartRequested(Event):
+    """``start_session``: start a flow for other contacts. The runtime stores it as a
+    broadcast in the same transaction as the sprint; the broadcast scheduler writes its starts."""
+
+    type: Literal["sessions_start_requested"] = "sessions_start_requested"
+    flow: str
+    flow_name: str = ""
+    contacts: list[str] = []
+    # As the flow file has them: matched by uuid, else by name, to the organisation's groups.
+    groups: list[GroupRef] = []
+    urns: list[str] = []
+
+
+class BroadcastCreated(Event):
+    """``send_broadcast``: a message for other contacts, written in this run's context. The
+    runtime queues one message per opted-in recipient with the sprint; the pipeline sends them."""
+
+    type: Literal["broadcast_created"] = "broadcast_created"
+    text: str
+    attachments: list[str] = []
+    quick_replies: list[str] = []
+    contacts: list[str] = []
+    groups: list[GroupRef] = []
+    urns: list[str] = []
+
+
 class ContactGroupsChanged(Event):
     type: Literal["contact_groups_changed"] = "contact_groups_changed"
     added: list[str] = []

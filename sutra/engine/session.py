@@ -94,6 +94,8 @@ class WebhookRequest(BaseModel):
     error: str | None = None
     # call_llm: the @locals name the answer goes to ("<ERROR>" when the call fails).
     output_local: str | None = None
+    # An effect with no result (send_email): a failure is a run warning starting with this.
+    failure_warning: str | None = None
 
 
 class WebhookOutcome(BaseModel):

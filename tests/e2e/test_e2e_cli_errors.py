@@ -176,4 +176,4 @@ def test_import_knows_the_sub_flows_imported_before(
     again = run_cli("import", parent, env=cli_env, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "sub-flow" not in again.stderr
-    assert 'action "send_email" is not supported' in again.stderr
+    assert 'action "transfer_airtime" is not supported' in again.stderr

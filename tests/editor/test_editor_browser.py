@@ -451,10 +451,9 @@ def _parent_flow(child: str) -> dict[str, Any]:
                 "actions": [
                     {
                         "uuid": "9a9a0000-0000-4000-8000-0000000000b1",
-                        "type": "send_email",
-                        "addresses": ["staff@example.org"],
-                        "subject": "New contact",
-                        "body": "Hello",
+                        "type": "transfer_airtime",
+                        "amounts": {"INR": 10},
+                        "result_name": "Airtime",
                     },
                     {
                         "uuid": "9a9a0000-0000-4000-8000-0000000000b2",
@@ -510,7 +509,7 @@ def test_import_warnings_stay_with_the_flow(
     items = row.locator("details.flow-issues li")
     expect(items).to_have_count(2)
     expect(items.nth(0)).to_have_text(
-        'Node 1: action "send_email" is not supported; it will be skipped'
+        'Node 1: action "transfer_airtime" is not supported; it will be skipped'
     )
     expect(items.nth(1)).to_contain_text('Node 1: sub-flow "Tea"')
     expect(items.nth(1)).to_contain_text("neither in this file nor imported already")

@@ -418,3 +418,47 @@ def test_unknown_action_is_skipped_and_the_flow_carries_on(kind: str) -> None:
     assert "not supported" in skipped.reason
     assert chat.state.status == "completed"
     assert chat.state.failure is None
+
+
+# --- set_contact_status / set_contact_channel --------------------------------------------------
+
+
+def test_set_contact_status_stopped_and_the_goodbye_still_goes() -> None:
+    flow = FlowBuilder().node(
+        "n", act("set_contact_status", status="stopped"), send("You will get no more messages.")
+    )
+    chat = Chat(flow)
+    assert chat.start() == ["You will get no more messages."]
+    assert [e.status for e in chat.of_type(ev.ContactStatusChanged)] == ["stopped"]
+
+
+def test_set_contact_status_unknown_is_skipped_and_the_flow_carries_on() -> None:
+    flow = FlowBuilder().node("n", act("set_contact_status", status="paused"), send("Still here"))
+    chat = Chat(flow)
+    assert chat.start() == ["Still here"]
+    assert chat.of_type(ev.ContactStatusChanged) == []
+    [skipped] = chat.of_type(ev.ActionSkipped)
+    assert "'paused' is not a contact status" in skipped.reason
+
+
+def test_set_contact_channel_by_name_is_what_contact_channel_reads() -> None:
+    flow = FlowBuilder().node(
+        "n",
+        act("set_contact_channel", channel={"uuid": "c1", "name": "WhatsApp"}),
+        send("via @contact.channel"),
+    )
+    chat = Chat(flow, contact=Contact(channel="gupshup"))
+    assert chat.start() == ["via whatsapp"]
+    assert chat.state.contact.channel == "whatsapp"
+    assert [e.channel for e in chat.of_type(ev.ContactChannelChanged)] == ["whatsapp"]
+
+
+def test_set_contact_channel_sutra_lacks_is_skipped_and_the_contact_keeps_its_channel() -> None:
+    flow = FlowBuilder().node(
+        "n", act("set_contact_channel", channel={"uuid": "c2", "name": "Android Channel"})
+    )
+    chat = Chat(flow, contact=Contact(channel="gupshup"))
+    chat.start()
+    assert chat.state.contact.channel == "gupshup"
+    [skipped] = chat.of_type(ev.ActionSkipped)
+    assert "no channel 'Android Channel'" in skipped.reason

@@ -3,13 +3,17 @@ changes, outgoing messages, input labels, webhook log and LLM usage."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from sutra.engine import events as ev
 from sutra.engine.session import Contact, Session
 from sutra.store.hotdb import Tx
-from sutra.store.work.common import new_uuid, now_utc
+from sutra.store.work.common import announce, new_uuid, now_utc
+from sutra.store.work.starts import new_broadcast
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -130,6 +134,12 @@ def _save_one(tx: Tx, org: int, w: SprintWrite, out_status: str) -> list[str]:
     _save_results(tx, org, session, w.events, now)
     if any(e.type.startswith("contact_") for e in w.events):
         _save_contact(tx, org, contact, now)
+        _save_contact_status(tx, contact, w.events, now)
+    for event in w.events:
+        if isinstance(event, ev.SessionsStartRequested):
+            _save_start_request(tx, org, session, event)
+        elif isinstance(event, ev.BroadcastCreated):
+            _save_broadcast(tx, org, session, event, w.channel, now)
     out: list[str] = []
     for event in w.events:
         if isinstance(event, ev.MsgOut):
@@ -260,6 +270,136 @@ def _save_results(tx: Tx, org: int, session: Session, events: list[ev.Event], no
                 "data": tx.json(data),
                 "now": now,
             },
+        )
+
+
+def _save_start_request(
+    tx: Tx, org: int, session: Session, event: ev.SessionsStartRequested
+) -> None:
+    """``start_session`` as broadcasts due now, written with the sprint so that a crash loses
+    neither; the broadcast scheduler writes their starts (a group's in batches) within a
+    second, and the broadcasts page shows them. One broadcast per group: a broadcast has one."""
+    now = now_utc()
+    by_urn = _urn_contacts(tx, org, event.urns, now)
+    groups = []
+    for ref in event.groups:
+        found = _group_uuid(tx, org, ref)
+        if found is None:
+            log.warning("session %s: start_session names no group %r", session.uuid, ref.name)
+        else:
+            groups.append(found)
+    contacts = list(dict.fromkeys([*event.contacts, *by_urn]))
+    targets: list[dict[str, Any]] = [{"group": g} for g in dict.fromkeys(groups)]
+    if contacts:
+        targets.append({"contacts": contacts})
+    by = f"flow: {session.runs[0].flow_name}" if session.runs else "flow"
+    for target in targets:
+        new_broadcast(tx, org, event.flow, target=target, send_at=now, created_by=by)
+
+
+def _urn_contacts(tx: Tx, org: int, urns: list[str], now: Any) -> list[str]:
+    """The uuids of the contacts with these urns; one nobody has written from yet becomes a
+    contact now, as a message from it would make one."""
+    uuids = []
+    for urn in urns:
+        tx.execute(
+            "INSERT INTO contacts (uuid, organization_id, urn, fields, status, created_at, "
+            "updated_at) VALUES (:uuid, :org, :urn, :fields, 'active', :now, :now) "
+            "ON CONFLICT (organization_id, urn) DO NOTHING",
+            {"uuid": new_uuid(), "org": org, "urn": urn, "fields": tx.json({}), "now": tx.ts(now)},
+        )
+        row = tx.one(
+            "SELECT uuid FROM contacts WHERE organization_id = :org AND urn = :urn",
+            {"org": org, "urn": urn},
+        )
+        if row is not None:
+            uuids.append(str(row[0]))
+    return uuids
+
+
+def _save_broadcast(
+    tx: Tx, org: int, session: Session, event: ev.BroadcastCreated, channel: str, now: Any
+) -> None:
+    """``send_broadcast`` as one queued message per opted-in recipient, written with the
+    sprint; the pipeline sends them in turn with each contact's other messages. A recipient
+    with no channel of its own gets the sender's."""
+    uuids = list(dict.fromkeys([*event.contacts, *_urn_contacts(tx, org, event.urns, now_utc())]))
+    groups = []
+    for ref in event.groups:
+        found = _group_uuid(tx, org, ref)
+        if found is None:
+            log.warning("session %s: send_broadcast names no group %r", session.uuid, ref.name)
+        else:
+            groups.append(found)
+    if not uuids and not groups:
+        return
+    params: dict[str, Any] = {f"c{i}": u for i, u in enumerate(uuids)}
+    params |= {f"g{i}": g for i, g in enumerate(groups)}
+    wanted = []
+    if uuids:
+        wanted.append(f"c.uuid IN ({', '.join(f':c{i}' for i in range(len(uuids)))})")
+    if groups:
+        listed = ", ".join(f":g{i}" for i in range(len(groups)))
+        wanted.append(
+            "c.id IN (SELECT cg.contact_id FROM contact_groups cg JOIN groups g ON "
+            f"g.id = cg.group_id WHERE g.uuid IN ({listed}))"
+        )
+    rows = tx.execute(
+        "SELECT c.id, COALESCE(c.channel, :channel) FROM contacts c WHERE "
+        f"c.organization_id = :org AND c.status = 'active' AND ({' OR '.join(wanted)})",
+        {"org": org, "channel": channel, **params},
+    )
+    tx.executemany(
+        "INSERT INTO messages (uuid, organization_id, contact_id, direction, text, attachments, "
+        "quick_replies, labels, channel, status, attempts, created_at, updated_at) VALUES "
+        "(:uuid, :org, :contact, 'out', :text, :attachments, :replies, :empty, :channel, "
+        "'queued', 0, :now, :now)",
+        [
+            {
+                "uuid": new_uuid(),
+                "org": org,
+                "contact": int(contact_id),
+                "text": event.text,
+                "attachments": tx.json(event.attachments),
+                "replies": tx.json(event.quick_replies),
+                "empty": tx.json([]),
+                "channel": str(contact_channel),
+                "now": now,
+            }
+            for contact_id, contact_channel in rows
+        ],
+    )
+    # Another process may be the one with room for these contacts (PostgreSQL).
+    announce(tx)
+
+
+def _group_uuid(tx: Tx, org: int, ref: ev.GroupRef) -> str | None:
+    """The organisation's group a flow names: by uuid, else by name (imports keep names)."""
+    for column, value in (("uuid", ref.uuid), ("name", ref.name)):
+        if value:
+            row = tx.one(
+                f"SELECT uuid FROM groups WHERE organization_id = :org AND {column} = :value",
+                {"org": org, "value": value},
+            )
+            if row is not None:
+                return str(row[0])
+    return None
+
+
+def _save_contact_status(tx: Tx, contact: Contact, events: list[ev.Event], now: Any) -> None:
+    """Status and channel are kept from their events: the engine's contact carries neither
+    status nor a chosen channel apart from the one a message last came by."""
+    status = [e.status for e in events if isinstance(e, ev.ContactStatusChanged)]
+    if status:
+        tx.execute(
+            "UPDATE contacts SET status = :status, updated_at = :now WHERE id = :id",
+            {"status": status[-1], "now": now, "id": contact.id},
+        )
+    channel = [e.channel for e in events if isinstance(e, ev.ContactChannelChanged)]
+    if channel:
+        tx.execute(
+            "UPDATE contacts SET channel = :channel, updated_at = :now WHERE id = :id",
+            {"channel": channel[-1], "now": now, "id": contact.id},
         )
 
 
