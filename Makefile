@@ -26,8 +26,15 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The embedded model's acceptance runs (-m slow: a few CPU-minutes on one thread) go alongside
+# the rest, which mostly waits on its servers; their report follows the main one.
 test: lint
-	$(BIN)/pytest
+	@rm -f .pytest-slow.rc
+	( $(BIN)/pytest -m slow -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-slow \
+		> .pytest-slow.log 2>&1; echo $$? > .pytest-slow.rc ) & \
+	$(BIN)/pytest -m "not slow"; rest=$$?; wait; \
+	echo "--- the slow tests (-m slow):"; cat .pytest-slow.log; \
+	exit $$(( rest || $$(cat .pytest-slow.rc) ))
 
 demo: setup
 	$(BIN)/sutra chat examples/ask_gpt.json

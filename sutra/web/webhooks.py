@@ -159,7 +159,12 @@ async def _whatsapp_org(state: AppState, number: str | None) -> int | None:
         # hand-made tests send none); with several organisations it has no owner.
         info = await directory.org(DEFAULT_ORG)
         return DEFAULT_ORG if info is not None and info.channel.whatsapp else None
-    return await directory.whatsapp_org(number)
+    found = await directory.whatsapp_org(number)
+    if found is None and not (await directory.snapshot()).whatsapp:
+        # No organisation has set a number at all: the one-organisation install that has not
+        # (or not yet) set WHATSAPP_PHONE_NUMBER_ID keeps its messages, as before organisations.
+        return DEFAULT_ORG
+    return found
 
 
 async def _app_secret(state: AppState, org: int) -> str | None:

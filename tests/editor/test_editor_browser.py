@@ -518,7 +518,10 @@ def test_import_warnings_stay_with_the_flow(
     child = tmp_path / "tea.json"
     child.write_text(json.dumps(tea))
     page.set_input_files("#import-file", str(child))
+    # The page reloads to show the import: upload the parent again only once it has.
+    expect(notice).to_contain_text("Imported Tea (revision 1)")
     expect(notice).to_have_class("notice")
+    page.wait_for_load_state("load")
     page.set_input_files("#import-file", str(parent))
     expect(notice).to_contain_text("Imported Parent (revision 1), with 1 warning:")
     expect(row.locator(".badge.warn")).to_have_text("1 warning")
