@@ -16,6 +16,7 @@ import re
 from itertools import accumulate
 from typing import Any
 
+from sutra.text import UNSTORABLE as _UNSTORABLE
 from sutra.text import clean_json
 
 MAX_DEPTH = 64
@@ -28,8 +29,8 @@ _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 _STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
 _TOKENS = re.compile(rf"{_STRING}|[\[\]{{}},]", re.DOTALL)
 # What decodes to a NUL or a surrogate: an escape spelling it, or the character itself.
-_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_ESCAPE = r"\\u(?:0000|[dD][89a-fA-F])"
+_UNSTORABLE_ESCAPE = re.compile(UNSTORABLE_ESCAPE)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

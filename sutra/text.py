@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 REPLACEMENT = "\ufffd"
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def clean_text(text: str) -> str:
@@ -27,7 +27,7 @@ def clean_text(text: str) -> str:
     """
     if text.isascii():
         return text.replace("\x00", "") if "\x00" in text else text
-    if _UNSTORABLE.search(text) is None:
+    if UNSTORABLE.search(text) is None:
         return text
     # Through UTF-16: a surrogate pair becomes its character, a lone half becomes U+FFFD.
     joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
@@ -86,6 +86,6 @@ def storable_json(value: Any) -> str:
     """
     text = json.dumps(value, ensure_ascii=False)
     # A NUL comes out escaped; a lone surrogate stays itself (ensure_ascii=False).
-    if "\\u0000" in text or (not text.isascii() and _UNSTORABLE.search(text)):
+    if "\\u0000" in text or (not text.isascii() and UNSTORABLE.search(text)):
         text = json.dumps(clean_json(value), ensure_ascii=False)
     return text

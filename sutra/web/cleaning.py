@@ -21,7 +21,7 @@ from sutra import jsonparse
 
 # The escapes that decode to a NUL or to half of a surrogate pair (a whole pair, an emoji
 # spelt in ASCII, matches too and comes back the character it spells).
-_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+_UNSTORABLE_ESCAPE = re.compile(jsonparse.UNSTORABLE_ESCAPE.encode())
 
 
 class CleanJSONMiddleware:
