@@ -75,7 +75,9 @@ class Server:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError(f"server did not start; see {log}")
+        self.proc.kill()
+        tail = log.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"server did not start:\n{tail}")
 
     def cpu(self) -> CpuMeter:
         return CpuMeter(self.proc.pid, children=True)

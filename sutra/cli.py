@@ -99,16 +99,28 @@ def _print_warnings(flow_file: FlowFile) -> None:
 
 
 @app.command("import")
-def import_(file: Annotated[Path, typer.Argument(help="A flow file (JSON)")]) -> None:
+def import_(
+    file: Annotated[Path, typer.Argument(help="A flow file (JSON)")],
+    org: Annotated[
+        int | None, typer.Option(help="Into this organisation (default: the first one)")
+    ] = None,
+) -> None:
     """Validate a flow file and store its flows."""
     _setup_logging()
     _check_settings()
     _load(file)  # a broken file is refused before the database is opened
 
     async def store() -> list[Any]:
+        from sutra.orgs.store import OrgError, get_org
         from sutra.web.flowstore import flow_uuids
 
         async with open_runner(channel="cli") as runner:
+            if org is not None:
+                try:
+                    found = await get_org(runner.repo.sessions, org)
+                except OrgError as exc:
+                    raise _die(f"--org: {exc}") from None
+                runner = runner.for_org(org, timezone=found.timezone)
             # Again, knowing the flows stored already: a sub-flow imported before is no
             # warning.
             flow_file = read_flow_file(file, known_flows=await flow_uuids(runner.repo))

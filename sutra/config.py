@@ -162,6 +162,9 @@ class ServerSettings(BaseSettings):
     sutra_workers: int = Field(default=1, ge=1)
     # Contacts one process works on at once; more wait their turn in arrival order.
     sutra_max_in_flight: int = Field(default=256, ge=1)
+    # ...except that each organisation may always work this many of its own at once, so
+    # another organisation's burst filling the process never makes its next message wait.
+    sutra_org_in_flight: int = Field(default=8, ge=1)
     # Request bodies over these are refused (413) as they arrive, before they fill memory:
     # channel webhooks (Meta's are a few KB), flow files (import, editor saves), contact CSV
     # uploads, the rest.

@@ -15,6 +15,18 @@ from sutra.testing.openai_server import OpenAIStubServer
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker gets its own PostgreSQL database, before any test module
+    reads ``SUTRA_TEST_POSTGRES_URL``: the tests reset their schema freely."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = os.environ.get("SUTRA_TEST_POSTGRES_URL", "").strip()
+    if worker and url:
+        from sutra.testing.postgres import worker_database
+
+        os.environ["SUTRA_TEST_POSTGRES_URL"] = worker_database(url, worker)
+
+
 # The stub refuses any other key, so a passing test also shows which key the app sent.
 STUB_API_KEY = "sk-app-test-0123456789"
 

@@ -24,7 +24,7 @@ import logging
 import os
 import socket
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -63,6 +63,7 @@ class Pipeline:
         send_retries: int = 5,
         unit_attempts: int = 3,
         max_in_flight: int = 256,
+        org_in_flight: int = 8,
         doubt_seconds: float = 30.0,
         send_timeout: float = 60.0,
         pacers: dict[str, Pacer] | None = None,
@@ -78,6 +79,9 @@ class Pipeline:
         self.send_retries = send_retries
         self.unit_attempts = unit_attempts
         self.max_in_flight = max_in_flight
+        # However full another organisation's burst keeps this process, each organisation may
+        # always work this many of its contacts at once: its next message starts at once.
+        self.org_in_flight = org_in_flight
         self.doubt_seconds = doubt_seconds
         # However slowly a provider drips its answer (the HTTP client's timeouts are per read,
         # so a byte every few seconds would hold the contact for ever).
@@ -91,6 +95,10 @@ class Pipeline:
         self._runners: dict[int, Runner] = {runner.repo.org: runner}
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        # The organisation of each contact worked here, once known (from its claim).
+        self._task_org: dict[int, int] = {}
+        self._org_tasks: Counter[int] = Counter()
+        self._ready_org: dict[int, int] = {}
         self._again: set[int] = set()
         self._ready: deque[int] = deque()
         self._queued: set[int] = set()
@@ -177,7 +185,7 @@ class Pipeline:
 
     # --- scheduling --------------------------------------------------------------------------
 
-    def notify(self, contact_id: int) -> None:
+    def notify(self, contact_id: int, organization_id: int | None = None) -> None:
         """Look at this contact soon. Cheap, idempotent, never blocks the caller."""
         if contact_id in self._tasks:
             # Work is under way here; make it look once more before it lets go.
@@ -186,15 +194,21 @@ class Pipeline:
         if contact_id not in self._queued:
             self._queued.add(contact_id)
             self._ready.append(contact_id)
+            if organization_id is not None:
+                self._ready_org[contact_id] = organization_id
         self._admit()
 
-    def lease_request(self) -> work.LeaseRequest:
-        """What this process may claim right now (for a unit of work that claims as it goes)."""
+    def lease_request(self, organization_id: int | None = None) -> work.LeaseRequest:
+        """What this process may claim right now (for a unit of work that claims as it goes),
+        for ``organization_id``'s contacts: at least its own share left of ``org_in_flight``."""
+        room = self.max_in_flight - len(self._tasks) - len(self._ready)
+        if organization_id is not None:
+            room = max(room, self.org_in_flight - self._org_tasks[organization_id])
         return work.LeaseRequest(
             owner=self.owner,
             until=self._until(),
             now=self.runner.now(),
-            room=max(0, self.max_in_flight - len(self._tasks) - len(self._ready)),
+            room=max(0, room),
             busy=frozenset(self._tasks),
         )
 
@@ -207,13 +221,34 @@ class Pipeline:
             self._again.add(contact_id)
             return
         self._start(contact_id, claim)
+        self._belongs(contact_id, claim.organization_id)
+
+    def _belongs(self, contact_id: int, organization_id: int) -> None:
+        if contact_id in self._tasks and contact_id not in self._task_org:
+            self._task_org[contact_id] = organization_id
+            self._org_tasks[organization_id] += 1
 
     def _admit(self) -> None:
         while self._ready and len(self._tasks) < self.max_in_flight:
             contact_id = self._ready.popleft()
             self._queued.discard(contact_id)
+            org = self._ready_org.pop(contact_id, None)
             if contact_id not in self._tasks:
                 self._start(contact_id, None)
+                if org is not None:
+                    self._belongs(contact_id, org)
+        if self._ready_org and len(self._tasks) >= self.max_in_flight:
+            # Full: still start those of organisations working fewer than their own share.
+            for contact_id in list(self._ready):
+                org = self._ready_org.get(contact_id)
+                if org is None or self._org_tasks[org] >= self.org_in_flight:
+                    continue
+                self._ready.remove(contact_id)
+                self._queued.discard(contact_id)
+                del self._ready_org[contact_id]
+                if contact_id not in self._tasks:
+                    self._start(contact_id, None)
+                    self._belongs(contact_id, org)
 
     def _start(self, contact_id: int, claim: work.Claim | None) -> None:
         task = asyncio.create_task(
@@ -224,6 +259,11 @@ class Pipeline:
 
     def _done(self, contact_id: int) -> None:
         self._tasks.pop(contact_id, None)
+        org = self._task_org.pop(contact_id, None)
+        if org is not None:
+            self._org_tasks[org] -= 1
+            if not self._org_tasks[org]:
+                del self._org_tasks[org]
         # The next claim reads it again from the database, where another process may have
         # sent it meanwhile.
         self._held.pop(contact_id, None)
@@ -251,8 +291,9 @@ class Pipeline:
         if room <= 0:
             return
         now = self.runner.now()
-        for contact_id in await self.db.run(work.claim_many, self.owner, self._until(), now, room):
-            self.notify(contact_id)
+        taken = await self.db.run(work.claim_many, self.owner, self._until(), now, room)
+        for contact_id, organization_id in taken:
+            self.notify(contact_id, organization_id)
 
     async def _renew_forever(self) -> None:
         # A short lease, renewed while we work: a long LLM call keeps the contact, and if this
@@ -273,6 +314,8 @@ class Pipeline:
                 claim = await self.db.run(
                     work.claim, contact_id, self.owner, self._until(), runner.now()
                 )
+            if claim is not None:
+                self._belongs(contact_id, claim.organization_id)
             while claim is not None:
                 await self._work(claim)
                 claim = await self.db.run(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from sutra.store.db import create_engine_for
 
@@ -16,3 +16,27 @@ def reset_schema(url: str) -> None:
             conn.execute(text("CREATE SCHEMA public"))
     finally:
         engine.dispose()
+
+
+def worker_database(url: str, worker: str) -> str:
+    """A database of its own for one parallel test worker (pytest-xdist's ``gw0``...), next to
+    the one ``url`` names, created when missing; returns its URL.
+
+    Every worker resets its schema freely, so two workers must never share a database.
+    """
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine_for(
+        base.set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)

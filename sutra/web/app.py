@@ -117,6 +117,7 @@ def create_app(
             sweep_every=sweep_every,
             media=media,
             max_in_flight=server.sutra_max_in_flight,
+            org_in_flight=server.sutra_org_in_flight,
             doubt_seconds=server.sutra_send_doubt_seconds,
             send_timeout=server.sutra_send_timeout,
             pacers=pacers,

@@ -83,7 +83,7 @@ async def _accept(
     # One unit of work for the whole payload, durable before the provider hears 200; it also
     # takes the contacts this process has room for, with their work, saving a round trip.
     stored_flags, claims = await state.runner.db.run(
-        _store, org, arrivals, channel, updates, pipeline.lease_request()
+        _store, org, arrivals, channel, updates, pipeline.lease_request(org)
     )
     stored = 0
     for contact_id, was_stored in stored_flags:
@@ -91,7 +91,7 @@ async def _accept(
             stored += 1
             metrics.MESSAGES_IN.labels(channel).inc()
             if contact_id not in claims:
-                pipeline.notify(contact_id)
+                pipeline.notify(contact_id, org)
         else:
             metrics.DUPLICATES.labels(channel).inc()
     for claim in claims.values():

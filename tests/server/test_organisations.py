@@ -167,6 +167,62 @@ def test_two_organisations_answer_on_their_own_numbers_with_their_own_keys(
         assert secret not in logs
 
 
+def _second_organisation(env: dict[str, str], graph: GraphAPIStubServer, llm_url: str) -> None:
+    """Organisation 2 with its own number, secrets and OpenAI key; the GPT flow in both."""
+    sutra(env, "org", "create", "Second NGO")
+    sutra(
+        env,
+        "org",
+        "set",
+        "2",
+        f"whatsapp_phone_number_id={SECOND_NUMBER}",
+        f"openai_base_url={llm_url}",
+        *("--secret", "whatsapp_access_token", "--secret", "whatsapp_app_secret"),
+        *("--secret", "openai_api_key"),
+        secret={
+            "WHATSAPP_ACCESS_TOKEN": SECOND_TOKEN,
+            "WHATSAPP_APP_SECRET": SECOND_SECRET,
+            "OPENAI_API_KEY": SECOND_KEY,
+        },
+    )
+    graph.add_number(SECOND_NUMBER, SECOND_TOKEN)
+    flow = str(ROOT / "examples" / "ask_gpt.json")
+    sutra(env, "import", flow)
+    sutra(env, "import", flow, "--org", "2")
+
+
+def test_a_full_process_still_works_another_organisations_next_message_at_once(
+    server_env: dict[str, str],
+    make_server: Callable[..., ServerProcess],
+    graph: GraphAPIStubServer,
+    llm: OpenAIStubServer,
+    second_llm: OpenAIStubServer,
+) -> None:
+    # The process works 2 contacts at once, each organisation always 1 of its own.
+    env = {**server_env, "SUTRA_MAX_IN_FLIGHT": "2", "SUTRA_ORG_IN_FLIGHT": "1"}
+    _second_organisation(env, graph, second_llm.base_url)
+    server = make_server(env)
+    crowd = ["919800000001", "919800000002"]
+    for number in crowd:
+        assert send(server, whatsapp_text_payload(number, "askgpt"), APP_SECRET).status_code == 200
+    wait_for(lambda: len(graph.sent_from(DEFAULT_PHONE_NUMBER_ID)) == 2, what="the greetings")
+    # The first organisation's model is slow: both its contacts hold the process's 2 places.
+    llm.delay = 6.0
+    for number in crowd:
+        payload = whatsapp_text_payload(number, "Why is the sky blue?")
+        assert send(server, payload, APP_SECRET).status_code == 200
+    wait_for(lambda: len(llm.received) == 2, what="the slow questions")
+    # The second organisation's contact is greeted and answered meanwhile, not after them.
+    to_second = whatsapp_text_payload(ASHA, "askgpt", phone_number_id=SECOND_NUMBER)
+    assert send(server, to_second, SECOND_SECRET).status_code == 200
+    question = whatsapp_text_payload(ASHA, "What is rain?", phone_number_id=SECOND_NUMBER)
+    wait_for(lambda: graph.sent_from(SECOND_NUMBER), timeout=4, what="the second NGO's greeting")
+    assert send(server, question, SECOND_SECRET).status_code == 200
+    wait_for(lambda: len(graph.sent_from(SECOND_NUMBER)) == 2, timeout=4, what="its answer")
+    assert len(graph.sent_from(DEFAULT_PHONE_NUMBER_ID)) == 2  # the slow answers still to come
+    wait_for(lambda: len(graph.sent_from(DEFAULT_PHONE_NUMBER_ID)) == 4, what="the slow answers")
+
+
 def _token_for_second(server: ServerProcess) -> str:
     """Sign in as the second organisation's administrator and make an API token there, as its
     settings page does."""

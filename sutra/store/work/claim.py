@@ -248,9 +248,12 @@ def waiting_session(tx: Tx, contact_id: int) -> Session | None:
     return Session.model_validate(tx.read_json(row[0])) if row else None
 
 
-def claim_many(tx: Tx, owner: str, until: datetime, now: datetime, limit: int) -> list[int]:
+def claim_many(
+    tx: Tx, owner: str, until: datetime, now: datetime, limit: int
+) -> list[tuple[int, int]]:
     """The sweeper's batch: take up to ``limit`` free contacts that have work, in one statement
-    (on PostgreSQL skipping rows another worker is taking at the same moment).
+    (on PostgreSQL skipping rows another worker is taking at the same moment); each with its
+    organisation.
 
     Taken in turns across organisations (each one's first waiting contact, then each one's
     second, ...): one organisation's backlog of thousands does not fill the batch ahead of
@@ -267,10 +270,10 @@ def claim_many(tx: Tx, owner: str, until: datetime, now: datetime, limit: int) -
         "UNION SELECT contact_id FROM sessions WHERE status = 'waiting' "
         "AND (wait_kind = 'webhook' OR wait_timeout_at <= :now) "
         "UNION SELECT contact_id FROM flow_starts WHERE status = 'pending')) w ON w.id = c.id "
-        f"ORDER BY w.turn, c.id LIMIT :limit{skip}) RETURNING id",
+        f"ORDER BY w.turn, c.id LIMIT :limit{skip}) RETURNING id, organization_id",
         {"owner": owner, "until": tx.ts(until), "now": tx.ts(now), "limit": limit},
     )
-    return [int(r[0]) for r in rows]
+    return [(int(r[0]), int(r[1])) for r in rows]
 
 
 def renew(tx: Tx, owner: str, until: datetime) -> int:

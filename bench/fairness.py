@@ -1,0 +1,191 @@
+"""Fair share between organisations: one organisation's burst must not slow another's replies.
+
+Two organisations on one ``sutra serve``, each with its own WhatsApp number on the Graph API
+stand-in and its own OpenAI key on its own loopback stand-in (both answering after
+``--llm-delay``, a model's latency), the same GPT flow (examples/ask_gpt.json) in both:
+
+1. Quiet: organisation B's contacts ask one question a second while A is idle; B's reply
+   latency (webhook sent -> answer at the Graph stand-in), p50 and p99.
+2. Burst: A's ``--burst`` contacts (10,000) all ask at once while B goes on asking one a
+   second, for as long as A's answers take; B's latency again, and how long A took.
+
+The figure is B's p99 under A's burst over B's p99 with A idle (the issue asks for <= 1.5).
+
+    .venv/bin/python bench/fairness.py [--burst 10000] [--samples 30] [--database URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from loadgen import run, webhook_request
+from sendwatch import WatchedGraphAPI
+from server import ROOT, SECRET, Server, _env, _numbers, _post
+
+from sutra.testing.graph_api import whatsapp_text_payload
+from sutra.testing.openai_server import OpenAIStubServer, Reply
+from sutra.testing.postgres import reset_schema
+
+B_NUMBER = "209876543210987"
+B_TOKEN = "org-b-access-token"
+B_SECRET = "org-b-app-secret"
+B_KEY = "sk-org-b"
+FLOW = ROOT / "examples" / "ask_gpt.json"
+
+
+def _sutra(env: dict[str, str], *args: str) -> None:
+    sutra = Path(sys.executable).with_name("sutra")
+    subprocess.run([str(sutra), *args], env={**os.environ, **env}, check=True, capture_output=True)
+
+
+def _prepare(env: dict[str, str], b_llm: OpenAIStubServer) -> None:
+    """Organisation B with its own number, secrets and key; the flow imported in both."""
+    _sutra(env, "org", "create", "Organisation B")
+    secrets = {
+        "WHATSAPP_ACCESS_TOKEN": B_TOKEN,
+        "WHATSAPP_APP_SECRET": B_SECRET,
+        "OPENAI_API_KEY": B_KEY,
+    }
+    _sutra(
+        {**env, **secrets},
+        "org",
+        "set",
+        "2",
+        f"whatsapp_phone_number_id={B_NUMBER}",
+        f"openai_base_url={b_llm.base_url}",
+        *[arg for name in secrets for arg in ("--secret", name.lower())],
+    )
+    _sutra(env, "import", str(FLOW))
+    _sutra(env, "import", str(FLOW), "--org", "2")
+
+
+def _b_request(server: Server, number: str, text: str) -> bytes:
+    payload = whatsapp_text_payload(number, text, phone_number_id=B_NUMBER)
+    return webhook_request(B_SECRET, payload, server.port)
+
+
+def _open(server: Server, graph: WatchedGraphAPI, numbers: list[str], *, b: bool) -> None:
+    """Each contact starts the flow (its greeting arrives): the next message is a question."""
+    opened = graph.expect(numbers, 1)
+    if b:
+        for number in numbers:
+            _post(server, [_b_request(server, number, "askgpt")], 1)
+    else:
+        requests = [
+            webhook_request(SECRET, whatsapp_text_payload(n, "askgpt"), server.port)
+            for n in numbers
+        ]
+        _post(server, requests, 50)
+    opened.wait(900)
+
+
+def _b_latencies(
+    server: Server, graph: WatchedGraphAPI, numbers: list[str], stop: threading.Event | None
+) -> list[float]:
+    """One of B's contacts asks each second (until ``stop``, if given); their reply latencies."""
+    latencies = []
+    for number in numbers:
+        if stop is not None and stop.is_set():
+            break
+        answered = graph.expect([number], 2)
+        tick = time.monotonic()
+        (result,) = _post(server, [_b_request(server, number, "Why is the sky blue?")], 1)
+        latencies.append(answered.wait(120) - result.sent)
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+    return latencies
+
+
+def _p(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--burst", type=int, default=10_000, help="A's contacts asking at once")
+    parser.add_argument("--samples", type=int, default=30, help="B's questions with A idle")
+    parser.add_argument("--llm-delay", type=float, default=1.0, help="the model's latency (s)")
+    parser.add_argument("--database", help="postgresql://... (default: a fresh SQLite file)")
+    args = parser.parse_args()
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        WatchedGraphAPI() as graph,
+        OpenAIStubServer(api_key="sk-bench", delay=args.llm_delay) as a_llm,
+        OpenAIStubServer(api_key=B_KEY, delay=args.llm_delay) as b_llm,
+    ):
+        a_llm.respond(lambda body: Reply("A's answer"))
+        b_llm.respond(lambda body: Reply("B's answer"))
+        graph.add_number(B_NUMBER, B_TOKEN)
+        if args.database:
+            reset_schema(args.database)
+        database = args.database or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        env = _env(database, a_llm, graph)
+        _prepare(env, b_llm)
+        server = Server(env, Path(tmp) / "server.log")
+        try:
+            crowd = _numbers("73", args.burst)
+            b_quiet = _numbers("74", args.samples)
+            b_busy = _numbers("75", args.samples * 10)
+            print(f"opening {args.burst:,} of A's contacts and {len(b_quiet) + len(b_busy)} of B's")
+            _open(server, graph, crowd, b=False)
+            _open(server, graph, b_quiet + b_busy, b=True)
+
+            quiet = _b_latencies(server, graph, b_quiet, None)
+
+            answered = graph.expect(crowd, 2)
+            stop = threading.Event()
+            busy: list[float] = []
+            beside = threading.Thread(
+                target=lambda: busy.extend(_b_latencies(server, graph, b_busy, stop))
+            )
+            questions = [
+                webhook_request(SECRET, whatsapp_text_payload(n, "Why is rain wet?"), server.port)
+                for n in crowd
+            ]
+            started = time.monotonic()
+            beside.start()
+            run(server.port, questions, 50)
+            a_took = answered.wait(1800) - started
+            stop.set()
+            beside.join()
+        finally:
+            server.stop()
+
+    ratio = _p(busy, 0.99) / _p(quiet, 0.99)
+    print(
+        f"{'B alone':34} p50 {_p(quiet, 0.5):6.3f} s  p99 {_p(quiet, 0.99):6.3f} s  "
+        f"({len(quiet)} questions)"
+    )
+    print(
+        f"{f'B beside A burst of {args.burst:,}':34} p50 {_p(busy, 0.5):6.3f} s  "
+        f"p99 {_p(busy, 0.99):6.3f} s  ({len(busy)} questions)"
+    )
+    print(
+        f"A's burst answered in {a_took:.1f} s ({args.burst / a_took:.0f} answers/s); "
+        f"B's p99 ratio {ratio:.2f} (target <= 1.5)"
+    )
+    print(
+        json.dumps(
+            {
+                "b_quiet_p99": _p(quiet, 0.99),
+                "b_busy_p99": _p(busy, 0.99),
+                "ratio": ratio,
+                "a_seconds": a_took,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
