@@ -272,3 +272,12 @@ async def test_only_audio_within_whatsapps_limit_is_taken(sim: Sim) -> None:
     # A form without a file names what is missing.
     no_file = await sim.http.post("/simulator/api/voice", data={"contact": "asha"})
     assert no_file.status_code == 422 and "file" in no_file.text
+    # Staff only, like the rest of the simulator.
+    transport = httpx.ASGITransport(app=sim.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as stranger:
+        files = {"file": ("note.ogg", spoken("hi"), "audio/ogg")}
+        anonymous = await stranger.post(
+            "/simulator/api/voice", data={"contact": "asha"}, files=files
+        )
+    assert anonymous.status_code == 401
+    assert await inbound(sim) == []
