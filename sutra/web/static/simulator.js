@@ -432,11 +432,15 @@
       return;
     }
     let stream;
+    // Disabled while the browser asks for the microphone: a second click would record twice.
+    ui.recordButton.disabled = true;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     } catch (error) {
       showNotice(`Cannot record: ${error.message}`, "send");
       return;
+    } finally {
+      ui.recordButton.disabled = false;
     }
     const recorder = new MediaRecorder(stream);
     const chunks = [];
