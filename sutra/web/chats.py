@@ -41,6 +41,7 @@ from sutra.redact import redact_url
 from sutra.store import models as m
 from sutra.web import chatstore
 from sutra.web.api import require_token
+from sutra.web.attachments import typed
 from sutra.web.auth import TEMPLATES, ApiUser, PageUser, render
 from sutra.web.pages import page
 from sutra.web.state import AppState, app_state
@@ -327,7 +328,7 @@ def _call_view(log: m.WebhookLog) -> dict[str, Any]:
 
 
 def _attachment(value: Any) -> dict[str, str]:
-    text = str(value)
+    text = typed(str(value))
     kind, _, url = text.partition(":")
     if not url or "/" not in kind:
         return {"kind": "file", "url": "", "label": text}

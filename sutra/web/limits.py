@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sutra.assistants.extract import MAX_BYTES as DOCUMENT_MAX_BYTES
 from sutra.config import ServerSettings
+from sutra.web.simvoice import BODY_BYTES as VOICE_BODY_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ def limits_for(settings: ServerSettings) -> tuple[list[tuple[str, Limit]], Limit
         # An assistant's documents (the route itself refuses a file over the limit; this leaves
         # room for the multipart form around it). Prefixes cannot single out /documents.
         ("/api/v1/assistants/", Limit(DOCUMENT_BODY_BYTES, "documents are at most 20 MB")),
+        # A voice note sent from the simulator (WhatsApp's 16 MB, and the form around it).
+        ("/simulator/api/voice", Limit(VOICE_BODY_BYTES, "voice notes are at most 16 MB")),
     ]
     default = Limit(settings.sutra_request_max_bytes, "SUTRA_REQUEST_MAX_BYTES")
     return sorted(by_prefix, key=lambda item: -len(item[0])), default

@@ -6,6 +6,7 @@ served from ``sutra/web/static``. It talks to the JSON endpoints under ``/simula
 * ``GET  flows``                          the flows that can be started;
 * ``POST start {flow_uuid, contact}``     start a flow for the test contact (answers at once);
 * ``POST messages {contact, text}``       send a message as the contact;
+* ``POST voice`` (form: contact, file)     send a voice note as the contact (:mod:`simvoice`);
 * ``GET  messages?contact=&after=<id>``   messages in and out since ``after``, and whether a
   reply is still being worked on (the page's "typing…" indicator);
 * ``GET  contact?contact=``               the contact's session, results and webhook log.
@@ -28,7 +29,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Depends,
+    FastAPI,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    UploadFile,
+)
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
@@ -36,10 +48,13 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from sutra.engine.session import Contact, Input
 from sutra.redact import redact_url
 from sutra.runtime import metrics
+from sutra.runtime.media import MediaStore
 from sutra.store import models as m
 from sutra.store import work
 from sutra.text import clean_text
-from sutra.web import auth, queries
+from sutra.voice.settings import voice_settings
+from sutra.web import auth, queries, simvoice
+from sutra.web.attachments import typed
 from sutra.web.auth import api_user, page_user
 from sutra.web.state import AppState, app_state
 
@@ -128,6 +143,8 @@ class SendIn(BaseModel):
 class SendOut(BaseModel):
     id: int
     uuid: str
+    # A voice note's: the page plays it at once, before the next poll.
+    attachments: list[str] = []
 
 
 class MessageOut(BaseModel):
@@ -325,17 +342,46 @@ async def _run_start(state: AppState, starts: _Starts, contact: Contact, flow_uu
 async def send_message(body: SendIn, state: State) -> SendOut:
     if not body.text.strip():
         raise HTTPException(422, "the message is empty")
-    contact = await state.repo.contact(urn_for(body.contact), name=body.contact)
+    return await _arrive(state, body.contact, Input(text=body.text))
+
+
+@router.post("/simulator/api/voice", status_code=202, dependencies=SignedIn)
+async def send_voice(
+    state: State,
+    contact: Annotated[
+        str, Form(min_length=1, max_length=64, pattern=_NAME_PATTERN, description="test contact")
+    ],
+    file: Annotated[UploadFile, File(description="the voice note: OGG, WebM, MP3, WAV, M4A…")],
+) -> SendOut:
+    """A voice note from the contact, up to 16 MB, arriving as WhatsApp delivers one: OGG/Opus
+    kept in the media folder, the message's attachment ``audio/ogg:<its URL>``."""
+    try:
+        data = await simvoice.voice_note(
+            await file.read(simvoice.MAX_BYTES + 1),
+            file.content_type or "",
+            timeout=voice_settings().audio_timeout,
+        )
+    except simvoice.VoiceNoteError as exc:
+        raise HTTPException(exc.status, exc.detail) from None
+    media = state.pipeline.media or MediaStore(
+        Path(state.settings.sutra_media_dir), state.settings.sutra_public_url
+    )
+    url = await asyncio.to_thread(media.save, data, simvoice.OGG)
+    return await _arrive(state, contact, Input(attachments=[f"{simvoice.OGG}:{url}"]))
+
+
+async def _arrive(state: AppState, name: str, incoming: Input) -> SendOut:
+    """Store ``incoming`` from the test contact ``name`` and wake the pipeline."""
+    contact = await state.repo.contact(urn_for(name), name=name)
     assert contact.id is not None
-    incoming = Input(text=body.text)
     # Exactly what a channel webhook does, with a fresh external id standing in for the
     # provider's (the (channel, external_id) pair is what deduplicates deliveries).
     arrival = work.Arrival(
         organization_id=state.repo.org,
-        urn=contact.urn or urn_for(body.contact),
+        urn=contact.urn or urn_for(name),
         channel=CHANNEL,
         message=incoming,
-        name=body.contact,
+        name=name,
         external_id=f"sim-{uuid.uuid4()}",
     )
     [(_, stored)] = await state.runner.db.run(work.ingest, [arrival])
@@ -345,7 +391,7 @@ async def send_message(body: SendIn, state: State) -> SendOut:
     state.pipeline.notify(contact.id)
     message_id = await queries.message_id(state.repo, incoming.uuid)
     assert message_id is not None
-    return SendOut(id=message_id, uuid=incoming.uuid)
+    return SendOut(id=message_id, uuid=incoming.uuid, attachments=incoming.attachments)
 
 
 @router.get("/simulator/api/messages", dependencies=SignedIn)
@@ -443,7 +489,8 @@ def _message(row: m.Message) -> MessageOut:
         direction=row.direction,
         text=row.text or "",
         quick_replies=[str(q) for q in row.quick_replies or []],
-        attachments=[str(a) for a in row.attachments or []],
+        # Typed as the channel would send them: a spoken answer plays, whatever the flow wrote.
+        attachments=[typed(str(a)) for a in row.attachments or []],
         interactive_type=kind if isinstance(kind, str) else None,
         status=row.status,
         error=row.error,

@@ -435,3 +435,44 @@ async def test_failed_sends_dead_letters_and_budgets_are_alerts(console: Console
     assert sorted(kinds) == ["budget", "dead_letter", "send_failed"]
     page = await console.http.get("/alerts")
     assert "Budget reached" in page.text and "Hand back to the flow" in page.text
+
+
+async def test_a_spoken_answer_plays_in_the_chat(console: Console) -> None:
+    """Glific's voice flows attach their spoken answer as ``expression:@results.x.media_url``:
+    the chat types it from the URL, as WhatsApp gets it, and plays it."""
+    link = "https://sutra.example.org/media/0123456789abcdef0123456789abcdef.ogg"
+    flow = {
+        "uuid": "a0d10000-0000-4000-8000-0000000000a1",
+        "name": "Spoken answer",
+        "spec_version": "13.2.0",
+        "language": "base",
+        "type": "messaging",
+        "nodes": [
+            {
+                "uuid": "a0d10000-0000-4000-8000-0000000000a2",
+                "actions": [
+                    {
+                        "uuid": "a0d10000-0000-4000-8000-0000000000a3",
+                        "type": "send_msg",
+                        "text": "",
+                        "attachments": [f"expression:{link}"],
+                    }
+                ],
+                "exits": [{"uuid": "a0d10000-0000-4000-8000-0000000000a4"}],
+            }
+        ],
+    }
+    await console.state.repo.import_flow_file(parse_flow_file(flow), created_by="test")
+    await console.write(ASHA, "hello")
+    uuid = await eventually(lambda: _chat_uuid(console, ASHA))
+    started = await console.api(
+        "POST", f"/flows/{flow['uuid']}/start", json={"urns": [f"whatsapp:{ASHA}"]}
+    )
+    assert started.status_code == 202, started.text
+
+    async def spoken() -> bool:
+        return any(b.get("type") == "audio" for b in console.graph.sent)
+
+    await eventually(spoken)
+    page = await console.http.get(f"/chats/{uuid}")
+    assert f'<audio controls preload="none" src="{link}" aria-label="audio/ogg">' in page.text

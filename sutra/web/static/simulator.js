@@ -14,6 +14,11 @@
   // stays the judge, this only gives an immediate hint.
   const NAME_RE = /^[\p{L}\p{M}\p{N}_.-]{1,64}$/u;
   const STORAGE_KEY = "sutra.simulator";
+  // The server's limit on a voice note (WhatsApp's): checked here first, so nothing too big
+  // is uploaded for nothing.
+  const MAX_VOICE_BYTES = 16 * 1024 * 1024;
+  // A recording stops by itself: a forgotten microphone must not record for ever.
+  const MAX_RECORDING_MS = 5 * 60 * 1000;
 
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -30,6 +35,9 @@
     notice: $("notice"),
     composer: $("composer"),
     messageInput: $("message-input"),
+    audioFile: $("audio-file"),
+    attachButton: $("attach-button"),
+    recordButton: $("record-button"),
     sessionFacts: $("session-facts"),
     sessionNone: $("session-none"),
     resultsTable: $("results-table"),
@@ -103,7 +111,9 @@
     const init = { method, headers: { Accept: "application/json" } };
     // The token the server set at sign-in: every state-changing request must carry it.
     if (method !== "GET") init.headers["X-CSRFToken"] = csrfToken();
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      init.body = body; // the browser writes the multipart Content-Type and its boundary
+    } else if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
@@ -261,6 +271,13 @@
       image.loading = "lazy";
       link.append(image);
       box.append(link);
+    } else if (url && (type.startsWith("audio") || type.startsWith("video"))) {
+      // A voice note or a spoken answer plays in the chat, as on the phone.
+      const player = el(type.startsWith("audio") ? "audio" : "video");
+      player.controls = true;
+      player.preload = "metadata";
+      player.src = url;
+      box.append(player);
     } else if (url) {
       const name = decodeURIComponent(new URL(url).pathname.split("/").pop() || "") || url;
       const link = el("a", "file", `\u{1F4CE} ${type.split("/")[0]}: ${name}`);
@@ -351,16 +368,16 @@
     pollSoon();
   }
 
-  async function send(text) {
-    if (!text.trim() || !setContact(ui.contactInput.value)) return;
+  // Sends what the contact typed or said, and shows it at once (the next poll would too).
+  async function deliver(path, body, text) {
     beginAction();
     try {
-      const sent = await api("POST", "/simulator/api/messages", { contact: state.contact, text });
+      const sent = await api("POST", path, body);
       renderMessage({
         id: sent.id,
         direction: "in",
         text,
-        attachments: [],
+        attachments: sent.attachments || [],
         quick_replies: [],
         status: "received",
         created_at: new Date().toISOString(),
@@ -373,6 +390,77 @@
       showNotice(`Not sent: ${error.message}`, "send");
       endAction(false);
     }
+  }
+
+  async function send(text) {
+    if (!text.trim() || !setContact(ui.contactInput.value)) return;
+    await deliver("/simulator/api/messages", { contact: state.contact, text }, text);
+  }
+
+  // --- voice notes ---------------------------------------------------------------------------
+
+  async function sendVoice(blob, filename) {
+    if (!setContact(ui.contactInput.value)) return;
+    if (blob.size > MAX_VOICE_BYTES) {
+      showNotice("Not sent: a voice note is at most 16 MB.", "send");
+      return;
+    }
+    // The server makes it the OGG/Opus voice note WhatsApp would deliver.
+    const form = new FormData();
+    form.append("contact", state.contact);
+    form.append("file", blob, filename);
+    await deliver("/simulator/api/voice", form, "");
+  }
+
+  const recording = { recorder: null, timer: 0 };
+
+  function canRecord() {
+    // Browsers offer the microphone on secure pages only (https, or this machine).
+    return Boolean(window.MediaRecorder && navigator.mediaDevices?.getUserMedia);
+  }
+
+  function showRecording(on) {
+    ui.recordButton.classList.toggle("recording", on);
+    ui.recordButton.setAttribute("aria-pressed", String(on));
+    ui.recordButton.title = on ? "Stop and send the voice note" : "Record a voice note";
+    ui.messageInput.placeholder = on ? "Recording\u2026 press \u25A0 to send" : "Type a message";
+  }
+
+  async function toggleRecording() {
+    if (recording.recorder) {
+      recording.recorder.stop();
+      return;
+    }
+    let stream;
+    // Disabled while the browser asks for the microphone: a second click would record twice.
+    ui.recordButton.disabled = true;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch (error) {
+      showNotice(`Cannot record: ${error.message}`, "send");
+      return;
+    } finally {
+      ui.recordButton.disabled = false;
+    }
+    const recorder = new MediaRecorder(stream);
+    const chunks = [];
+    recorder.addEventListener("dataavailable", (event) => {
+      if (event.data.size) chunks.push(event.data);
+    });
+    recorder.addEventListener("stop", () => {
+      window.clearTimeout(recording.timer);
+      for (const track of stream.getTracks()) track.stop();
+      recording.recorder = null;
+      showRecording(false);
+      // WebM/Opus from Chromium and Firefox, MP4/AAC from Safari.
+      const type = recorder.mimeType || "audio/webm";
+      const name = `voice-note.${type.includes("mp4") ? "m4a" : "webm"}`;
+      if (chunks.length) sendVoice(new Blob(chunks, { type }), name);
+    });
+    recorder.start();
+    recording.recorder = recorder;
+    recording.timer = window.setTimeout(() => recorder.stop(), MAX_RECORDING_MS);
+    showRecording(true);
   }
 
   async function startFlow(event) {
@@ -641,6 +729,14 @@
       ui.messageInput.value = "";
       send(text);
     });
+    ui.attachButton.addEventListener("click", () => ui.audioFile.click());
+    ui.audioFile.addEventListener("change", () => {
+      const [file] = ui.audioFile.files;
+      ui.audioFile.value = ""; // so that the same file can be sent again
+      if (file) sendVoice(file, file.name);
+    });
+    ui.recordButton.hidden = !canRecord();
+    ui.recordButton.addEventListener("click", toggleRecording);
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden) pollSoon();
     });
