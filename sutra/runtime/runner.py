@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +30,7 @@ from sutra.flows.models import Flow
 from sutra.functions.services import Services
 from sutra.llm.usage import cost_of
 from sutra.runtime import metrics
+from sutra.runtime.turns import Turns
 from sutra.runtime.webhooks import CallContext, WebhookLog, WebhookSettings, perform
 from sutra.store import work
 from sutra.store.hotdb import HotDB
@@ -63,16 +62,16 @@ def utcnow() -> datetime:
 # Engine steps run here, off the event loop: a step is pure CPU, and one a flow makes costly
 # (a template over a huge result, thousands of variables) would otherwise stall every other
 # contact, the webhooks and /healthz until it ends. With the GIL the loop still gets its turn
-# every few milliseconds. One thread: steps never run at once, as they did on the loop.
-_ENGINE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sutra-engine")
+# every few milliseconds. One thread: steps never run at once, as they did on the loop; the
+# organisations' steps in turns, so one's burst does not queue ahead of another's message.
+_ENGINE_THREAD = Turns("sutra-engine")
 
 
-async def _off_loop(step: Callable[..., Sprint], *args: Any, **kwargs: Any) -> Sprint:
+async def _off_loop(org: int, step: Callable[..., Sprint], *args: Any, **kwargs: Any) -> Sprint:
+    """``step`` on the engine's thread, in turn with the other organisations' steps."""
     context = contextvars.copy_context()
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(
-        _ENGINE_THREAD, functools.partial(context.run, step, *args, **kwargs)
-    )
+    future = _ENGINE_THREAD.submit(org, context.run, step, *args, **kwargs)
+    return await asyncio.wrap_future(future)
 
 
 @dataclass
@@ -218,9 +217,11 @@ class Runner:
         outcome = Outcome(started_flow=flow_uuid)
         writes: list[work.SprintWrite] = []
         if isinstance(waiting, Session):
-            interrupted = await _off_loop(engine.interrupt, waiting, now=self.now())
+            interrupted = await _off_loop(self.repo.org, engine.interrupt, waiting, now=self.now())
             await self._step(interrupted, engine, outcome, writes)
-        sprint = await _off_loop(engine.start, flow_uuid, contact, now=self.now(), trigger=trigger)
+        sprint = await _off_loop(
+            self.repo.org, engine.start, flow_uuid, contact, now=self.now(), trigger=trigger
+        )
         consumed = trigger.uuid if trigger else None
         await self._step(sprint, engine, outcome, writes, consumed=consumed, start_id=start_id)
         await self._flush(writes)
@@ -299,7 +300,7 @@ class Runner:
             _stored()
             return outcome
         writes: list[work.SprintWrite] = []
-        sprint = await _off_loop(engine.resume, session, message, now=self.now())
+        sprint = await _off_loop(self.repo.org, engine.resume, session, message, now=self.now())
         await self._step(sprint, engine, outcome, writes, consumed=message.uuid)
         await self._flush(writes)
         return outcome
@@ -313,7 +314,7 @@ class Runner:
             return outcome
         resume = TimeElapsed() if wait.kind == "time" else Timeout()
         writes: list[work.SprintWrite] = []
-        resumed = await _off_loop(engine.resume, session, resume, now=self.now())
+        resumed = await _off_loop(self.repo.org, engine.resume, session, resume, now=self.now())
         await self._step(resumed, engine, outcome, writes)
         await self._flush(writes)
         return outcome
@@ -369,14 +370,18 @@ class Runner:
                     result.status,
                     f" ({result.error})" if result.error else "",
                 )
-                sprint = await _off_loop(engine.resume, session, result, now=self.now())
+                sprint = await _off_loop(
+                    self.repo.org, engine.resume, session, result, now=self.now()
+                )
                 self._note(sprint, outcome, writes)
                 writes[-1].webhooks.append(_webhook_row(call_log, request.flow_uuid))
                 writes[-1].usage.extend(_usage_rows(call_log, request.flow_uuid))
                 continue
             if wait.kind == "time" and self.skip_time_waits and wait.resume_on is not None:
                 self._skipped += max(wait.resume_on - self.now(), timedelta(0))
-                sprint = await _off_loop(engine.resume, session, TimeElapsed(), now=self.now())
+                sprint = await _off_loop(
+                    self.repo.org, engine.resume, session, TimeElapsed(), now=self.now()
+                )
                 self._note(sprint, outcome, writes)
                 continue
             return
