@@ -67,6 +67,7 @@ class RecordedRequest:
     headers: dict[str, str]  # lower-case names
     body: Any
     raw: bytes
+    query: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,9 @@ class _State:
         headers = {name.lower(): value for name, value in request.headers.items()}
         with self.lock:
             self.received.append(
-                RecordedRequest(request.method, request.url.path, headers, body, raw)
+                RecordedRequest(
+                    request.method, request.url.path, headers, body, raw, request.url.query
+                )
             )
 
     def next_planned(self) -> PlannedError | None:
