@@ -277,9 +277,9 @@
           variables: values(),
         });
         if (sent) {
+          // The form keeps what was sent, as its preview shows it, until another is chosen.
           place(sent.key, sent.html);
           history.scrollTop = history.scrollHeight;
-          showFields();
         }
       } finally {
         sendTemplate.disabled = false;
