@@ -9,18 +9,20 @@ Pages (signed-in staff; the JSON routes behind them check the CSRF header):
 * ``GET /chats/{contact uuid}`` the whole history, in and out: delivery status, the flow (or
   the staff member) that sent each message, and under a GPT answer the call that produced it,
   folded. ``GET /chats/{uuid}/poll?after=&since=`` gives what changed, every 2.5 s.
-* ``POST /chats/{uuid}/messages`` a reply; ``POST /chats/{uuid}/takeover`` and ``/handback``;
+* ``POST /chats/{uuid}/messages`` a reply; ``POST /chats/{uuid}/templates`` an approved
+  WhatsApp template with its variables; ``POST /chats/{uuid}/takeover`` and ``/handback``;
   ``POST /chats/messages/{message uuid}/labels`` and ``DELETE …/labels/{label}``.
 
 The same actions under ``/api/v1`` (bearer token): ``GET /api/v1/chats``, ``GET
-/api/v1/chats/{uuid}``, ``POST /api/v1/chats/{uuid}/messages|takeover|handback|read``,
+/api/v1/chats/{uuid}``, ``POST /api/v1/chats/{uuid}/messages|templates|takeover|handback|read``,
 ``POST /api/v1/messages/{uuid}/labels`` and ``DELETE /api/v1/messages/{uuid}/labels/{label}``.
 
 A reply is stored first, as an outbound message ``queued``, and sent by the pipeline through
 the contact's channel as it sends any message, so it is durable, in order with the flow's
 messages, and its delivery statuses arrive as theirs do. WhatsApp takes free text only within
 24 hours of the contact's last message: after that a reply is refused (409) and the page says
-so. Taking over pauses the flows for the contact (:meth:`sutra.runtime.runner.Runner.handle`):
+so, offering the organisation's approved templates (:mod:`sutra.web.templatestore`) instead.
+Taking over pauses the flows for the contact (:meth:`sutra.runtime.runner.Runner.handle`):
 its messages are stored and shown, never given to a flow, keywords included; handing back marks
 what came meanwhile as handled, so nothing is replayed into the flow.
 """
