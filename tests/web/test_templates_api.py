@@ -393,3 +393,55 @@ def test_template_list_pages_carry_meta_cursors(graph: GraphAPIStubServer) -> No
     assert json.dumps(rest).count("survey_invite") == 1
     refused = httpx.get(url, headers={"Authorization": "Bearer nope"})
     assert refused.status_code == 401 and refused.json()["error"]["code"] == 190
+
+
+async def test_each_organisation_syncs_and_sends_only_its_own_templates(
+    console: Console,
+) -> None:
+    from sutra.orgs import store as org_store
+
+    seed(console.graph)
+    other_waba, other_number, other_token = "200000000000001", "200000000000777", "EAAG-second-org"
+    console.graph.add_number(other_number, other_token)
+    console.graph.add_template("clinic_hours", "The clinic opens at {{1}}.", waba_id=other_waba)
+    sessions = console.state.repo.sessions
+    second = await org_store.create_org(sessions, "Second NGO")
+    token, _ = await org_store.create_token(sessions, second.id, "second", role="admin")
+    as_second = {"Authorization": f"Bearer {token}"}
+
+    async def second_api(method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await console.http.request(method, f"/api/v1{path}", headers=as_second, **kwargs)
+
+    # The second organisation has none of the environment's WhatsApp settings.
+    refused = await second_api("POST", "/templates/sync")
+    assert refused.status_code == 409, refused.text
+    changed = await second_api(
+        "PATCH",
+        "/settings",
+        json={
+            "whatsapp_business_account_id": other_waba,
+            "whatsapp_phone_number_id": other_number,
+            "whatsapp_access_token": other_token,
+        },
+    )
+    assert changed.status_code == 200, changed.text
+    synced = await second_api("POST", "/templates/sync")
+    assert synced.status_code == 200, synced.text
+    assert [t["name"] for t in synced.json()["results"]] == ["clinic_hours"]
+    assert console.graph.template_lists[-1].path.endswith(f"/{other_waba}/message_templates")
+    assert console.graph.template_lists[-1].headers["authorization"] == f"Bearer {other_token}"
+
+    # The first organisation's list is its own (empty until it syncs), and then has no
+    # clinic_hours; neither can send the other's.
+    assert (await console.api("GET", "/templates")).json()["results"] == []
+    await _set(console, whatsapp_business_account_id=DEFAULT_WABA_ID)
+    first = (await console.api("POST", "/templates/sync")).json()["results"]
+    assert "clinic_hours" not in {t["name"] for t in first}
+    assert [t["name"] for t in (await second_api("GET", "/templates")).json()["results"]] == [
+        "clinic_hours"
+    ]
+    uuid = await _outside_the_window(console)
+    theirs = await console.api(
+        "POST", f"/chats/{uuid}/templates", json={"template": "clinic_hours", "variables": ["9"]}
+    )
+    assert theirs.status_code == 404 and theirs.json()["detail"].startswith("template:")
