@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from sutra.redact import REDACTED, redact_text
+
 FIELDS = "name,language,status,category,components,parameter_format"
 PAGE_SIZE = 100
 # An account has at most a few hundred templates (Meta caps them at 250 by default, 6,000 for
@@ -176,7 +178,7 @@ def parse(item: Any, index: int) -> Template:
     )
 
 
-def _graph_problem(response: httpx.Response, waba_id: str) -> TemplateError:
+def _graph_problem(response: httpx.Response, waba_id: str, access_token: str) -> TemplateError:
     try:
         error = response.json().get("error") or {}
     except (ValueError, AttributeError):
@@ -201,7 +203,9 @@ def _graph_problem(response: httpx.Response, waba_id: str) -> TemplateError:
             "(it needs the whatsapp_business_management permission)",
             502,
         )
-    detail = f": {message[:300]}" if message else ""
+    # Meta's own words, in case they say more than a code; never with a credential in them.
+    message = redact_text(message.replace(access_token, REDACTED))[:300]
+    detail = f": {message}" if message else ""
     return TemplateError(
         f"the Graph API answered {response.status_code} to the template list{detail}", 502
     )
@@ -230,7 +234,7 @@ async def fetch(
                 f"could not reach the Graph API at {host} ({type(exc).__name__})", 502
             ) from None
         if not response.is_success:
-            raise _graph_problem(response, waba_id)
+            raise _graph_problem(response, waba_id, access_token)
         try:
             page = response.json()
         except ValueError:

@@ -445,3 +445,28 @@ async def test_each_organisation_syncs_and_sends_only_its_own_templates(
         "POST", f"/chats/{uuid}/templates", json={"template": "clinic_hours", "variables": ["9"]}
     )
     assert theirs.status_code == 404 and theirs.json()["detail"].startswith("template:")
+
+
+async def test_a_template_meta_refuses_shows_failed_with_its_reason(console: Console) -> None:
+    seed(console.graph)
+    await _set(console, whatsapp_business_account_id=DEFAULT_WABA_ID)
+    assert (await console.api("POST", "/templates/sync")).status_code == 200
+    # Changed at Meta since the sync: it now takes two values, Sutra still knows one.
+    console.graph.clear_templates()
+    console.graph.add_template("welcome_back", "Welcome back {{1}}! Reply {{2}} to continue.")
+    uuid = await _outside_the_window(console)
+    response = await console.api(
+        "POST", f"/chats/{uuid}/templates", json={"template": "welcome_back", "variables": []}
+    )
+    assert response.status_code == 202, response.text
+    sent = response.json()
+
+    async def failed() -> dict[str, Any] | None:
+        for message in (await console.history(uuid))["messages"]:
+            if message["uuid"] == sent["uuid"] and message["status"] == "failed":
+                return dict(message)
+        return None
+
+    shown = await eventually(failed)
+    assert "132000" in shown["error"] or "parameters" in shown["error"], shown["error"]
+    assert DEFAULT_TOKEN not in json.dumps(shown)
