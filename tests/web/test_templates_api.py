@@ -468,5 +468,6 @@ async def test_a_template_meta_refuses_shows_failed_with_its_reason(console: Con
         return None
 
     shown = await eventually(failed)
-    assert "132000" in shown["error"] or "parameters" in shown["error"], shown["error"]
+    assert shown["error"].startswith("132000: "), shown["error"]
+    assert "expected number of params (2)" in shown["error"]
     assert DEFAULT_TOKEN not in json.dumps(shown)
