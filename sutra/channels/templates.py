@@ -66,11 +66,62 @@ def body_text(components: list[Any]) -> str:
     >>> body_text([{"type": "HEADER", "text": "Hi"}, {"type": "BODY", "text": "Dear {{1}}"}])
     'Dear {{1}}'
     """
+    return _text_of(components, "BODY")
+
+
+def _text_of(components: list[Any], kind: str) -> str:
     for component in components:
-        if isinstance(component, dict) and str(component.get("type", "")).upper() == "BODY":
+        if isinstance(component, dict) and str(component.get("type", "")).upper() == kind:
             text = component.get("text")
             return text if isinstance(text, str) else ""
     return ""
+
+
+def unsupported(components: list[Any]) -> str | None:
+    """Why Sutra cannot send this template (it fills in body variables only), or None.
+
+    >>> unsupported([{"type": "HEADER", "format": "IMAGE"}, {"type": "BODY", "text": "Hi"}])
+    'its header is an image, which Sutra does not send yet'
+    >>> unsupported([{"type": "BODY", "text": "Hi {{1}}"}, {"type": "FOOTER", "text": "Bye"}])
+    """
+    for component in components:
+        if not isinstance(component, dict):
+            continue
+        kind = str(component.get("type", "")).upper()
+        if kind == "HEADER":
+            media = str(component.get("format", "TEXT")).upper()
+            if media != "TEXT":
+                article = "an" if media[:1] in "AEIOU" else "a"
+                return f"its header is {article} {media.lower()}, which Sutra does not send yet"
+            if PLACEHOLDER.search(str(component.get("text", ""))):
+                return "its header has a variable, which Sutra does not fill in yet"
+        if kind == "BUTTONS":
+            for button in component.get("buttons") or []:
+                if isinstance(button, dict) and PLACEHOLDER.search(str(button.get("url", ""))):
+                    return "a button's link has a variable, which Sutra does not fill in yet"
+        if kind in ("CAROUSEL", "LIMITED_TIME_OFFER"):
+            return f"its {kind.lower().replace('_', ' ')} is not sent by Sutra yet"
+    return None
+
+
+def full_text(components: list[Any], values: list[str]) -> str:
+    """What the contact reads: the header, the body with its values, the footer.
+
+    >>> header = {"type": "HEADER", "format": "TEXT", "text": "Clinic"}
+    >>> body, footer = {"type": "BODY", "text": "Hi {{1}}"}, {"type": "FOOTER", "text": "Bye"}
+    >>> print(full_text([header, body, footer], ["Asha"]))
+    Clinic
+    <BLANKLINE>
+    Hi Asha
+    <BLANKLINE>
+    Bye
+    """
+    parts = [
+        _text_of(components, "HEADER"),
+        render(body_text(components), values),
+        _text_of(components, "FOOTER"),
+    ]
+    return "\n\n".join(part for part in parts if part)
 
 
 def placeholders(body: str) -> list[str]:

@@ -339,13 +339,18 @@ class GraphAPIStubServer(RecordingServer):
         status: str = "APPROVED",
         category: str = "UTILITY",
         header: str | None = None,
+        header_format: str = "TEXT",
         footer: str | None = None,
         waba_id: str = DEFAULT_WABA_ID,
     ) -> dict[str, Any]:
         """A message template of the account ``waba_id``, as the template list shows it (with
-        the example values Meta requires for a body with variables); returns it."""
+        the example values Meta requires for a body with variables); returns it. A
+        ``header_format`` other than TEXT (IMAGE, VIDEO, DOCUMENT) is a media header."""
         components: list[dict[str, Any]] = []
-        if header is not None:
+        if header_format != "TEXT":
+            example = {"header_handle": [f"https://scontent.example/{name}.jpg"]}
+            components.append({"type": "HEADER", "format": header_format, "example": example})
+        elif header is not None:
             components.append({"type": "HEADER", "format": "TEXT", "text": header})
         body_component: dict[str, Any] = {"type": "BODY", "text": body}
         count = len(set(_PLACEHOLDER.findall(body)))

@@ -186,7 +186,7 @@ async def send_template(
             f"{channel!r}",
         )
     template = templates.send_object(found.name, found.language, variables, values)
-    text = templates.render(found.body, values)
+    text = templates.full_text(found.components, values)
     uuid = await state.runner.db.run(
         chatstore.queue_reply, state.repo.org, who.id, text, channel, sent_by, template
     )
@@ -490,7 +490,7 @@ async def chat_page(uuid: Uuid, user: PageUser, state: State, before: Before = N
     approved = [
         {"name": t.name, "language": t.language, "body": t.body, "variables": placeholders}
         for t in await templatestore.list_templates(state.repo.sessions, state.org)
-        if t.status == templatestore.APPROVED
+        if templatestore.sendable(t)
         for placeholders in [templates.placeholders(t.body)]
     ]
     html = render(

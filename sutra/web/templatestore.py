@@ -74,7 +74,15 @@ async def find(sessions: Sessions, org: int, name: str, language: str | None) ->
             "templates can be sent",
             409,
         )
+    why = wire.unsupported(found.components)
+    if why is not None:
+        raise wire.TemplateError(f"template: {name!r} cannot be sent from Sutra: {why}", 409)
     return found
+
+
+def sendable(row: m.WhatsAppTemplate) -> bool:
+    """Approved, and made only of what Sutra fills in (body variables)."""
+    return row.status == APPROVED and wire.unsupported(row.components) is None
 
 
 async def sync(
@@ -151,7 +159,9 @@ def template_json(row: m.WhatsAppTemplate) -> dict[str, Any]:
         "language": row.language,
         "status": row.status,
         "category": row.category,
-        "sendable": row.status == APPROVED,
+        "sendable": sendable(row),
+        # Why an approved template cannot be sent from Sutra (a media header...), if it cannot.
+        "unsupported": wire.unsupported(row.components),
         "body": row.body,
         "variables": wire.placeholders(row.body),
         "variable_count": row.variables,

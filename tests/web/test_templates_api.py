@@ -76,6 +76,17 @@ def seed(graph: GraphAPIStubServer) -> None:
     graph.add_template("old_offer", "Buy now {{1}}", status="REJECTED", category="MARKETING")
 
 
+def seed_more(graph: GraphAPIStubServer) -> None:
+    """Approved templates with a text header and footer, and with an image header."""
+    graph.add_template(
+        "clinic_notice",
+        "Dear {{1}}, the clinic is closed today.",
+        header="Asha Clinic",
+        footer="Reply STOP to opt out",
+    )
+    graph.add_template("poster", "See the poster {{1}}", header_format="IMAGE")
+
+
 @dataclass
 class Console:
     app: FastAPI
@@ -445,6 +456,36 @@ async def test_each_organisation_syncs_and_sends_only_its_own_templates(
         "POST", f"/chats/{uuid}/templates", json={"template": "clinic_hours", "variables": ["9"]}
     )
     assert theirs.status_code == 404 and theirs.json()["detail"].startswith("template:")
+
+
+async def test_header_and_footer_are_in_the_text_and_a_media_header_is_not_offered(
+    console: Console,
+) -> None:
+    seed_more(console.graph)
+    await _set(console, whatsapp_business_account_id=DEFAULT_WABA_ID)
+    listed = (await console.api("POST", "/templates/sync")).json()["results"]
+    poster = next(t for t in listed if t["name"] == "poster")
+    assert poster["status"] == "APPROVED" and poster["sendable"] is False
+    assert "image" in poster["unsupported"]
+    uuid = await _outside_the_window(console)
+
+    refused = await console.api(
+        "POST", f"/chats/{uuid}/templates", json={"template": "poster", "variables": ["x"]}
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"].startswith("template: 'poster' cannot be sent")
+    page = await console.http.get(f"/chats/{uuid}")
+    assert "clinic_notice (en)" in page.text and "poster (en)" not in page.text
+
+    sent = await console.api(
+        "POST",
+        f"/chats/{uuid}/templates",
+        json={"template": "clinic_notice", "variables": ["Ravi"]},
+    )
+    assert sent.status_code == 202, sent.text
+    assert sent.json()["text"] == (
+        "Asha Clinic\n\nDear Ravi, the clinic is closed today.\n\nReply STOP to opt out"
+    )
 
 
 async def test_a_template_meta_refuses_shows_failed_with_its_reason(console: Console) -> None:
