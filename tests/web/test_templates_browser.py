@@ -55,6 +55,7 @@ def graph() -> Iterator[GraphAPIStubServer]:
         server.add_template("welcome_back", "Welcome back! Reply HI to continue.")
         server.add_template("survey_invite", "Would you answer {{1}} questions?", status="PENDING")
         server.add_template("old_offer", "Buy now {{1}}", status="REJECTED", category="MARKETING")
+        server.add_template("health_poster", "This week: {{1}}", header_format="IMAGE")
         yield server
 
 
@@ -129,15 +130,17 @@ def test_sync_templates_and_send_one_outside_the_24_hour_window(
         page.click("#templates-link")
         page.wait_for_url(f"{live.url}/templates")
         page.click("#sync-templates")
-        page.locator("#notice", has_text="Synced 4 templates (2 approved)").wait_for()
+        page.locator("#notice", has_text="Synced 5 templates (3 approved)").wait_for()
         rows = page.locator("#templates tbody tr")
-        assert rows.count() == 4
+        assert rows.count() == 5
         visit = page.locator('#templates tr[data-name="vaccination_reminder"]')
         assert "approved" in visit.locator("td[data-label=Status]").inner_text()
         assert visit.locator("td[data-label=Body]").inner_text() == VISIT
         assert visit.locator("td[data-label=Variables]").inner_text() == "1"
         pending = page.locator('#templates tr[data-name="survey_invite"]')
         assert "pending" in pending.locator("td[data-label=Status]").inner_text()
+        poster = page.locator('#templates tr[data-name="health_poster"]')
+        assert "not sendable from Sutra" in poster.inner_text()
         picture(page, "console-templates.png", full_page=True)
 
         uuid = _asha_wrote_yesterday(live)
@@ -146,7 +149,7 @@ def test_sync_templates_and_send_one_outside_the_24_hour_window(
         assert page.locator("#composer").is_hidden()
         form = page.locator("#template-form")
         assert form.is_visible()
-        # Only approved templates are offered.
+        # Only approved templates Sutra can fill in are offered.
         offered = page.locator("#template-choice option").all_inner_texts()
         assert offered == ["vaccination_reminder (en)", "welcome_back (en)"]
         page.select_option("#template-choice", label="vaccination_reminder (en)")
