@@ -77,6 +77,14 @@ def _text_of(components: list[Any], kind: str) -> str:
     return ""
 
 
+def header_text(components: list[Any]) -> str:
+    return _text_of(components, "HEADER")
+
+
+def footer_text(components: list[Any]) -> str:
+    return _text_of(components, "FOOTER")
+
+
 def unsupported(components: list[Any]) -> str | None:
     """Why Sutra cannot send this template (it fills in body variables only), or None.
 

@@ -488,7 +488,14 @@ async def chat_page(uuid: Uuid, user: PageUser, state: State, before: Before = N
     ids = [e.message.id for e in history.entries if e.message is not None]
     window = chatstore.window(who, now)
     approved = [
-        {"name": t.name, "language": t.language, "body": t.body, "variables": placeholders}
+        {
+            "name": t.name,
+            "language": t.language,
+            "header": templates.header_text(t.components),
+            "body": t.body,
+            "footer": templates.footer_text(t.components),
+            "variables": placeholders,
+        }
         for t in await templatestore.list_templates(state.repo.sessions, state.org)
         if templatestore.sendable(t)
         for placeholders in [templates.placeholders(t.body)]

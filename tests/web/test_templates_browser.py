@@ -51,7 +51,9 @@ def browser_present() -> None:
 @pytest.fixture(scope="module")
 def graph() -> Iterator[GraphAPIStubServer]:
     with GraphAPIStubServer() as server:
-        server.add_template("vaccination_reminder", VISIT, category="UTILITY")
+        server.add_template(
+            "vaccination_reminder", VISIT, category="UTILITY", footer="Asha Health Trust"
+        )
         server.add_template("welcome_back", "Welcome back! Reply HI to continue.")
         server.add_template("survey_invite", "Would you answer {{1}} questions?", status="PENDING")
         server.add_template("old_offer", "Buy now {{1}}", status="REJECTED", category="MARKETING")
@@ -155,12 +157,15 @@ def test_sync_templates_and_send_one_outside_the_24_hour_window(
         page.select_option("#template-choice", label="vaccination_reminder (en)")
         page.fill("#template-variables input >> nth=0", "Asha")
         expected = VISIT.replace("{{1}}", "Asha")
-        assert page.locator("#template-preview").inner_text() == expected
+        preview = page.locator("#template-preview").inner_text()
+        assert preview == f"{expected}\n\nAsha Health Trust"
         page.click("#send-template")
 
         sent = page.locator(".item.msg.out.staff", has_text=expected)
         sent.wait_for()
         assert "Template: vaccination_reminder" in sent.inner_text()
+        # The history shows what the contact reads, the footer too.
+        assert sent.locator(".text").inner_text() == preview
         wait_for(lambda: _template_sends(graph), what="the template at the Graph API")
         assert _template_sends(graph)[0] == {
             "messaging_product": "whatsapp",

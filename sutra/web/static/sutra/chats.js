@@ -241,7 +241,9 @@
     function showPreview() {
       const t = chosen();
       const given = Object.fromEntries(t.variables.map((name, i) => [name, values()[i]]));
-      preview.textContent = t.body.replace(placeholder, (whole, name) => given[name] || whole);
+      const body = t.body.replace(placeholder, (whole, name) => given[name] || whole);
+      // As the history will show it: header, body, footer.
+      preview.textContent = [t.header, body, t.footer].filter(Boolean).join("\n\n");
     }
 
     function showFields() {
