@@ -669,3 +669,9 @@ app.add_typer(eval_app, name="eval")
 from sutra.orgs.cli import org_app  # noqa: E402
 
 app.add_typer(org_app, name="org")
+
+# --- WhatsApp message templates ------------------------------------------------------------------
+
+from sutra.web.templates_cli import templates_app  # noqa: E402
+
+app.add_typer(templates_app, name="templates")

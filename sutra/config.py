@@ -135,6 +135,8 @@ class ServerSettings(BaseSettings):
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_phone_number_id: str | None = None
+    # The WhatsApp Business Account (WABA) the number belongs to: its message templates.
+    whatsapp_business_account_id: str | None = None
     whatsapp_api_url: str = "https://graph.facebook.com/v21.0"
     gupshup_api_key: SecretStr | None = None
     gupshup_app_name: str | None = None

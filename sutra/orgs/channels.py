@@ -19,6 +19,7 @@ class ChannelConfig:
     whatsapp_phone_number_id: str | None = None
     whatsapp_access_token: str | None = None
     whatsapp_app_secret: str | None = None
+    whatsapp_business_account_id: str | None = None
     gupshup_app_name: str | None = None
     gupshup_api_key: str | None = None
     gupshup_source_number: str | None = None

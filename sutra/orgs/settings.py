@@ -33,6 +33,7 @@ PLAIN = (
     "llm_monthly_budget",
     "llm_contact_daily_tokens",
     "whatsapp_phone_number_id",
+    "whatsapp_business_account_id",
     "gupshup_app_name",
     "gupshup_source_number",
 )
@@ -54,6 +55,7 @@ class SettingsUpdate(BaseModel):
     llm_monthly_budget: float | None = Field(default=None, ge=0)
     llm_contact_daily_tokens: int | None = Field(default=None, ge=0)
     whatsapp_phone_number_id: str | None = Field(default=None, max_length=64, pattern=r"^\d*$")
+    whatsapp_business_account_id: str | None = Field(default=None, max_length=64, pattern=r"^\d*$")
     whatsapp_access_token: SecretStr | None = Field(default=None, max_length=1000)
     whatsapp_app_secret: SecretStr | None = Field(default=None, max_length=500)
     gupshup_app_name: str | None = Field(default=None, max_length=200)

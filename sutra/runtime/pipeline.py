@@ -433,6 +433,7 @@ class Pipeline:
                 quick_replies=queued.quick_replies,
                 attachments=queued.attachments,
                 interactive=queued.interactive,
+                template=queued.template,
                 reference=queued.uuid,
             ),
             attempts=attempts,

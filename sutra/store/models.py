@@ -803,6 +803,29 @@ class ChannelNumber(Base):
     created_at: Mapped[datetime] = _created_at()
 
 
+class WhatsAppTemplate(Base):
+    """A message template (HSM) of the organisation's WhatsApp Business Account, as last
+    synced from Meta: what may be sent outside the 24-hour window (when ``APPROVED``)."""
+
+    __tablename__ = "whatsapp_templates"
+    __table_args__ = (UniqueConstraint("organization_id", "name", "language"),)
+
+    id: Mapped[int] = _id()
+    organization_id: Mapped[int] = _fk("organizations.id", ondelete="CASCADE")
+    # Meta's id of the template (one per name and language).
+    external_id: Mapped[str | None] = mapped_column(CleanString())
+    name: Mapped[str] = mapped_column(CleanString())
+    language: Mapped[str] = mapped_column(CleanString())
+    # APPROVED, PENDING, REJECTED, PAUSED, DISABLED... as Meta says.
+    status: Mapped[str] = mapped_column(CleanString())
+    category: Mapped[str | None] = mapped_column(CleanString())
+    components: Mapped[list[Any]] = mapped_column(json_type(), default=list)
+    # The BODY component's text, with its {{1}}, {{2}}... placeholders.
+    body: Mapped[str] = mapped_column(CleanText(), default="")
+    variables: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class SignInThrottle(Base):
     """Recent failed sign-ins of one account or one client address, and its lock-out.
 

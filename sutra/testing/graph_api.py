@@ -10,7 +10,10 @@ benchmarks exercise the same JSON, headers and error bodies as production::
         assert graph.sent[0]["text"] == {"body": "hi"}
 
 It answers ``POST /{version}/{phone_number_id}/messages`` like the Cloud API (after checking the
-bearer token and, unless ``validate=False``, the message against the API's limits), serves media
+bearer token and, unless ``validate=False``, the message against the API's limits: a template
+send against the templates seeded with :meth:`~GraphAPIStubServer.add_template`, when its name
+is one of them), lists those templates at ``GET /{version}/{waba_id}/message_templates`` as
+Meta does (``fields``, ``limit``, ``after``; ``paging.cursors`` and ``paging.next``), serves media
 metadata at ``GET /{version}/{media_id}`` and the bytes at the URL that metadata names, which
 also needs the bearer token, as Meta's does. ``faults=SendFaults(0.05, seed=1)`` refuses a
 seeded share of the sends (429 rate limit, 500), and ``delivered`` holds the sends it took.
@@ -24,12 +27,14 @@ Run ``python -m sutra.testing.graph_api --port 8766`` for a manual demo server.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import hmac
 import itertools
 import json
 import random
+import re
 import threading
 import time
 import uuid
@@ -47,6 +52,10 @@ DEFAULT_VERSION = "v21.0"
 DEFAULT_TOKEN = "test-access-token"
 DEFAULT_PHONE_NUMBER_ID = "106540352242922"
 DEFAULT_DISPLAY_NUMBER = "15550783881"
+# The WhatsApp Business Account the default number belongs to (the webhooks' ``entry.id``).
+DEFAULT_WABA_ID = "102290129340398"
+# Meta's page size for the template list when no ``limit`` is given.
+TEMPLATES_PAGE = 25
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class RecordedRequest:
     headers: dict[str, str]  # lower-case names
     body: Any
     raw: bytes
+    query: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,9 @@ class _State:
         headers = {name.lower(): value for name, value in request.headers.items()}
         with self.lock:
             self.received.append(
-                RecordedRequest(request.method, request.url.path, headers, body, raw)
+                RecordedRequest(
+                    request.method, request.url.path, headers, body, raw, request.url.query
+                )
             )
 
     def next_planned(self) -> PlannedError | None:
@@ -180,6 +192,9 @@ class GraphAPIStubServer(RecordingServer):
         self.faults = faults
         # Numbers of other businesses on this stand-in, each with its own access token.
         self._numbers: dict[str, str] = {}
+        # Message templates per WhatsApp Business Account id, in the order Meta lists them.
+        self._templates: dict[str, list[dict[str, Any]]] = {}
+        self._template_ids = itertools.count(900_000_000_000_001)
 
     @property
     def faults(self) -> SendFaults | None:
@@ -315,11 +330,133 @@ class GraphAPIStubServer(RecordingServer):
             self._media[media_id] = _Media(data, mime_type)
         return media_id
 
+    def add_template(
+        self,
+        name: str,
+        body: str,
+        *,
+        language: str = "en",
+        status: str = "APPROVED",
+        category: str = "UTILITY",
+        header: str | None = None,
+        header_format: str = "TEXT",
+        footer: str | None = None,
+        waba_id: str = DEFAULT_WABA_ID,
+    ) -> dict[str, Any]:
+        """A message template of the account ``waba_id``, as the template list shows it (with
+        the example values Meta requires for a body with variables); returns it. A
+        ``header_format`` other than TEXT (IMAGE, VIDEO, DOCUMENT) is a media header."""
+        components: list[dict[str, Any]] = []
+        if header_format != "TEXT":
+            example = {"header_handle": [f"https://scontent.example/{name}.jpg"]}
+            components.append({"type": "HEADER", "format": header_format, "example": example})
+        elif header is not None:
+            components.append({"type": "HEADER", "format": "TEXT", "text": header})
+        body_component: dict[str, Any] = {"type": "BODY", "text": body}
+        count = len(set(_PLACEHOLDER.findall(body)))
+        if count:
+            body_component["example"] = {"body_text": [[f"example {i + 1}" for i in range(count)]]}
+        components.append(body_component)
+        if footer is not None:
+            components.append({"type": "FOOTER", "text": footer})
+        template = {
+            "name": name,
+            "parameter_format": "POSITIONAL",
+            "components": components,
+            "language": language,
+            "status": status,
+            "category": category,
+            "id": str(next(self._template_ids)),
+        }
+        with self._state.lock:
+            self._templates.setdefault(waba_id, []).append(template)
+        return template
+
+    def clear_templates(self) -> None:
+        with self._state.lock:
+            self._templates.clear()
+
+    @property
+    def template_lists(self) -> list[RecordedRequest]:
+        """The requests for a template list, in order."""
+        return [r for r in self.requests if r.path.endswith("/message_templates")]
+
+    def _template_page(self, waba_id: str, request: Request) -> Response:
+        with self._state.lock:
+            known = waba_id in self._templates
+            templates = list(self._templates.get(waba_id, []))
+        if not known:
+            return _no_such_object(waba_id)
+        try:
+            limit = int(request.query_params.get("limit", TEMPLATES_PAGE))
+        except ValueError:
+            return JSONResponse(
+                _graph_error(100, "(#100) Param limit must be an integer", "OAuthException"),
+                status_code=400,
+            )
+        limit = max(1, min(limit, 1000))
+        start = 0
+        after = request.query_params.get("after")
+        if after:
+            try:
+                start = int(base64.b64decode(after).decode()) + 1
+            except ValueError:
+                return JSONResponse(
+                    _graph_error(100, "(#100) Invalid after cursor", "OAuthException"),
+                    status_code=400,
+                )
+        wanted = [f for f in request.query_params.get("fields", "").split(",") if f.strip()]
+        shown = templates[start : start + limit]
+        data = [
+            {k: v for k, v in t.items() if not wanted or k in wanted or k == "id"} for t in shown
+        ]
+        out: dict[str, Any] = {"data": data}
+        if shown:
+            cursors = {
+                "before": base64.b64encode(str(start).encode()).decode(),
+                "after": base64.b64encode(str(start + len(shown) - 1).encode()).decode(),
+            }
+            paging: dict[str, Any] = {"cursors": cursors}
+            if start + len(shown) < len(templates):
+                query = dict(request.query_params)
+                query["after"] = cursors["after"]
+                paging["next"] = str(request.url.replace_query_params(**query))
+            out["paging"] = paging
+        return JSONResponse(out)
+
+    def _check_template(self, template: dict[str, Any]) -> tuple[int, str] | None:
+        """Meta's refusal of a template send that does not match the template it names."""
+        with self._state.lock:
+            seeded = [t for ts in self._templates.values() for t in ts]
+        same_name = [t for t in seeded if t["name"] == template.get("name")]
+        if not same_name:
+            return None  # not seeded: the stand-in does not judge it
+        code = (template.get("language") or {}).get("code")
+        found = next((t for t in same_name if t["language"] == code), None)
+        if found is None:
+            return 132001, f"template name ({template.get('name')}) does not exist in {code}"
+        if found["status"] != "APPROVED":
+            return 132001, f"template {found['name']} is not approved ({found['status']})"
+        body = next((c for c in found["components"] if c["type"] == "BODY"), {})
+        expected = len(set(_PLACEHOLDER.findall(body.get("text", ""))))
+        given = sum(
+            len(c.get("parameters") or [])
+            for c in template.get("components") or []
+            if isinstance(c, dict) and c.get("type") == "body"
+        )
+        if given != expected:
+            return 132000, (
+                f"body: number of localizable_params ({given}) does not match the expected "
+                f"number of params ({expected})"
+            )
+        return None
+
     def reset(self) -> None:
         super().reset()
         with self._state.lock:
             self._media.clear()
             self._delivered.clear()
+            self._templates.clear()
 
     def _authorized(self, request: Request, phone_number_id: str | None = None) -> bool:
         given = request.headers.get("authorization")
@@ -353,6 +490,13 @@ class GraphAPIStubServer(RecordingServer):
             if media is None:
                 return Response(status_code=404)
             return Response(media.data, media_type=media.mime_type)
+
+        @app.get("/{version}/{waba_id}/message_templates")
+        async def message_templates(version: str, waba_id: str, request: Request) -> Response:
+            state.record(request, b"", None)
+            if not self._authorized(request):
+                return _invalid_token()
+            return self._template_page(waba_id, request)
 
         @app.get("/{version}/{media_id}")
         async def media_info(version: str, media_id: str, request: Request) -> Response:
@@ -397,6 +541,13 @@ class GraphAPIStubServer(RecordingServer):
                 return _invalid_token()
             planned = state.next_planned() or self._fault()
             problem = _check_message(body) if self.validate else None
+            template = (
+                body.get("template")
+                if isinstance(body, dict) and body.get("type") == "template"
+                else None
+            )
+            if problem is None and self.validate and isinstance(template, dict):
+                problem = self._check_template(body["template"])
             wamid = _wamid()
             if planned is None and problem is None and self._status_targets:
                 # Meta reports "sent" on its own schedule, whether or not the sender is still
@@ -407,7 +558,7 @@ class GraphAPIStubServer(RecordingServer):
                 return JSONResponse(planned.body, planned.status, headers=planned.headers)
             if problem is not None:
                 code, details = problem
-                message = "Invalid parameter" if code == 100 else "Parameter value is not valid"
+                message = _PROBLEMS.get(code, "Parameter value is not valid")
                 return JSONResponse(
                     _graph_error(code, f"(#{code}) {message}", "OAuthException", details, None),
                     status_code=400,
@@ -430,6 +581,28 @@ class GraphAPIStubServer(RecordingServer):
             )
 
         return app
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_PROBLEMS = {
+    100: "Invalid parameter",
+    132000: "Number of parameters does not match the expected number of params",
+    132001: "Template name does not exist in the translation",
+}
+
+
+def _no_such_object(object_id: str) -> JSONResponse:
+    return JSONResponse(
+        _graph_error(
+            100,
+            f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be "
+            "loaded due to missing permissions, or does not support this operation.",
+            "GraphMethodException",
+            None,
+            33,
+        ),
+        status_code=400,
+    )
 
 
 def _wamid() -> str:

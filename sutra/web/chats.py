@@ -9,18 +9,20 @@ Pages (signed-in staff; the JSON routes behind them check the CSRF header):
 * ``GET /chats/{contact uuid}`` the whole history, in and out: delivery status, the flow (or
   the staff member) that sent each message, and under a GPT answer the call that produced it,
   folded. ``GET /chats/{uuid}/poll?after=&since=`` gives what changed, every 2.5 s.
-* ``POST /chats/{uuid}/messages`` a reply; ``POST /chats/{uuid}/takeover`` and ``/handback``;
+* ``POST /chats/{uuid}/messages`` a reply; ``POST /chats/{uuid}/templates`` an approved
+  WhatsApp template with its variables; ``POST /chats/{uuid}/takeover`` and ``/handback``;
   ``POST /chats/messages/{message uuid}/labels`` and ``DELETE …/labels/{label}``.
 
 The same actions under ``/api/v1`` (bearer token): ``GET /api/v1/chats``, ``GET
-/api/v1/chats/{uuid}``, ``POST /api/v1/chats/{uuid}/messages|takeover|handback|read``,
+/api/v1/chats/{uuid}``, ``POST /api/v1/chats/{uuid}/messages|templates|takeover|handback|read``,
 ``POST /api/v1/messages/{uuid}/labels`` and ``DELETE /api/v1/messages/{uuid}/labels/{label}``.
 
 A reply is stored first, as an outbound message ``queued``, and sent by the pipeline through
 the contact's channel as it sends any message, so it is durable, in order with the flow's
 messages, and its delivery statuses arrive as theirs do. WhatsApp takes free text only within
 24 hours of the contact's last message: after that a reply is refused (409) and the page says
-so. Taking over pauses the flows for the contact (:meth:`sutra.runtime.runner.Runner.handle`):
+so, offering the organisation's approved templates (:mod:`sutra.web.templatestore`) instead.
+Taking over pauses the flows for the contact (:meth:`sutra.runtime.runner.Runner.handle`):
 its messages are stored and shown, never given to a flow, keywords included; handing back marks
 what came meanwhile as handled, so nothing is replayed into the flow.
 """
@@ -36,10 +38,11 @@ from fastapi.responses import HTMLResponse
 from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select
 
+from sutra.channels import templates
 from sutra.engine.session import Contact as EngineContact
 from sutra.redact import redact_url
 from sutra.store import models as m
-from sutra.web import chatstore
+from sutra.web import chatstore, templatestore
 from sutra.web.api import require_token
 from sutra.web.attachments import typed
 from sutra.web.auth import TEMPLATES, ApiUser, PageUser, render
@@ -88,6 +91,17 @@ def _label(value: str) -> str:
 class ReplyIn(BaseModel):
     # WhatsApp's own limit on a text message.
     text: Annotated[str, Field(max_length=4096), AfterValidator(_text)]
+
+
+class TemplateIn(BaseModel):
+    """A template message: an approved template of the organisation's, by name (and language,
+    when it has several), with a value for each of its body's variables, in order."""
+
+    template: Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_text)]
+    language: Annotated[str, Field(max_length=32)] | None = None
+    variables: Annotated[list[Annotated[str, Field(max_length=4096)]], Field(max_length=100)] = (
+        Field(default_factory=list)
+    )
 
 
 class LabelIn(BaseModel):
@@ -142,6 +156,40 @@ async def send_reply(
     )
     uuid = await state.runner.db.run(
         chatstore.queue_reply, state.repo.org, who.id, text, channel, sent_by
+    )
+    state.pipeline.notify(who.id)
+    async with state.repo.sessions() as db:
+        stored = await db.scalar(select(m.Message).where(m.Message.uuid == uuid))
+    assert stored is not None
+    return stored
+
+
+async def send_template(
+    state: AppState, who: m.Contact, body: TemplateIn, sent_by: dict[str, Any]
+) -> m.Message:
+    """Store a template message (its text as the contact reads it) and hand it to the
+    pipeline; the stored message, ``queued``. Allowed in or out of the 24-hour window."""
+    try:
+        found = await templatestore.find(
+            state.repo.sessions, state.org, body.template, body.language or None
+        )
+        variables = templates.placeholders(found.body)
+        values = templates.check_values(variables, body.variables)
+    except templates.TemplateError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    channel = state.runner.channel_for(
+        EngineContact(uuid=who.uuid, id=who.id, urn=who.urn, channel=who.channel)
+    )
+    if channel != "whatsapp":
+        raise HTTPException(
+            409,
+            f"template: templates are sent on WhatsApp Cloud; this contact's channel is "
+            f"{channel!r}",
+        )
+    template = templates.send_object(found.name, found.language, variables, values)
+    text = templates.full_text(found.components, values)
+    uuid = await state.runner.db.run(
+        chatstore.queue_reply, state.repo.org, who.id, text, channel, sent_by, template
     )
     state.pipeline.notify(who.id)
     async with state.repo.sessions() as db:
@@ -252,6 +300,12 @@ def _sent_by(msg: m.Message) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else None
 
 
+def _template_of(msg: m.Message) -> dict[str, Any] | None:
+    payload = msg.payload if isinstance(msg.payload, dict) else {}
+    found = payload.get("template") if msg.direction == "out" else None
+    return found if isinstance(found, dict) else None
+
+
 def message_json(
     msg: m.Message, calls: list[m.WebhookLog], flows: dict[str, str]
 ) -> dict[str, Any]:
@@ -270,6 +324,7 @@ def message_json(
         if msg.flow_uuid
         else None,
         "sent_by": _sent_by(msg),
+        "template": _template_of(msg),
         "created_at": _iso(msg.created_at),
         "sent_at": _iso(msg.sent_at),
         "calls": [call_json(c) for c in calls],
@@ -368,6 +423,7 @@ def entry_view(entry: chatstore.Entry, flows: dict[str, str]) -> dict[str, Any]:
             "error": msg.error if msg.status == "failed" else None,
             "by": by,
             "staff": sent_by is not None,
+            "template": str((_template_of(msg) or {}).get("name") or ""),
         },
         "calls": calls,
         **_time_view(entry.at),
@@ -432,6 +488,19 @@ async def chat_page(uuid: Uuid, user: PageUser, state: State, before: Before = N
         await _read_if_new(state, history)
     ids = [e.message.id for e in history.entries if e.message is not None]
     window = chatstore.window(who, now)
+    approved = [
+        {
+            "name": t.name,
+            "language": t.language,
+            "header": templates.header_text(t.components),
+            "body": t.body,
+            "footer": templates.footer_text(t.components),
+            "variables": placeholders,
+        }
+        for t in await templatestore.list_templates(state.repo.sessions, state.org)
+        if templatestore.sendable(t)
+        for placeholders in [templates.placeholders(t.body)]
+    ]
     html = render(
         "chat.html",
         user=user,
@@ -448,6 +517,9 @@ async def chat_page(uuid: Uuid, user: PageUser, state: State, before: Before = N
             "open": window.open,
             "last": _when(window.last_inbound_at) if window.last_inbound_at else "",
         },
+        templates=approved,
+        # In a <script type="application/json">: "<" escaped so that no value can close the tag.
+        templates_json=json.dumps(approved, ensure_ascii=False).replace("<", "\\u003c"),
         items="".join(render_entry(e, history.flows) for e in history.entries),
         after=max(ids, default=0),
         since=(now - SINCE_MARGIN).timestamp(),
@@ -489,6 +561,17 @@ async def reply_from_page(uuid: Uuid, body: ReplyIn, user: ApiUser, state: State
     who = await _contact(state, uuid)
     sent_by = {"name": user.display_name, "email": user.email}
     stored = await send_reply(state, who, body.text, sent_by)
+    entry = chatstore.Entry(stored.created_at, stored)
+    return {"uuid": stored.uuid, "key": entry.key, "html": render_entry(entry, {})}
+
+
+@router.post("/chats/{uuid}/templates", status_code=202)
+async def template_from_page(
+    uuid: Uuid, body: TemplateIn, user: ApiUser, state: State
+) -> dict[str, Any]:
+    who = await _contact(state, uuid)
+    sent_by = {"name": user.display_name, "email": user.email}
+    stored = await send_template(state, who, body, sent_by)
     entry = chatstore.Entry(stored.created_at, stored)
     return {"uuid": stored.uuid, "key": entry.key, "html": render_entry(entry, {})}
 
@@ -576,6 +659,15 @@ async def reply(uuid: Uuid, body: ReplyIn, state: State) -> dict[str, Any]:
     WhatsApp's 24-hour window."""
     who = await _contact(state, uuid)
     stored = await send_reply(state, who, body.text, {"name": "API"})
+    return message_json(stored, [], {})
+
+
+@api_router.post("/chats/{uuid}/templates", status_code=202)
+async def send_template_api(uuid: Uuid, body: TemplateIn, state: State) -> dict[str, Any]:
+    """Send the contact an approved WhatsApp template, with a value for each body variable
+    (in or out of the 24-hour window); stored with its text as the contact reads it."""
+    who = await _contact(state, uuid)
+    stored = await send_template(state, who, body, {"name": "API"})
     return message_json(stored, [], {})
 
 

@@ -324,10 +324,19 @@ def hand_back(tx: work.Tx, org: int, uuid: str) -> Handover | None:
 
 
 def queue_reply(
-    tx: work.Tx, org: int, contact_id: int, text: str, channel: str, sent_by: dict[str, Any]
+    tx: work.Tx,
+    org: int,
+    contact_id: int,
+    text: str,
+    channel: str,
+    sent_by: dict[str, Any],
+    template: dict[str, Any] | None = None,
 ) -> str:
     """Store a staff reply as an outbound message waiting to be sent; the pipeline sends it
-    as it sends a retry, in order with the contact's other messages. Returns its uuid."""
+    as it sends a retry, in order with the contact's other messages. Returns its uuid.
+
+    A template message (``template``: the send's template object) is stored with its text
+    as the contact reads it; the template is what goes out."""
     uuid = new_uuid()
     now = tx.ts(now_utc())
     tx.execute(
@@ -342,7 +351,9 @@ def queue_reply(
             "text": text,
             "empty": tx.json([]),
             "channel": channel,
-            "payload": tx.json({"sent_by": sent_by}),
+            "payload": tx.json(
+                {"sent_by": sent_by, **({"template": template} if template else {})}
+            ),
             "now": now,
         },
     )

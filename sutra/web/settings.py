@@ -84,6 +84,7 @@ async def overview(state: AppState, request: Request) -> dict[str, Any]:
     whatsapp = await _channel_status(state, "whatsapp", config.whatsapp_missing())
     whatsapp.update(
         phone_number_id=config.whatsapp_phone_number_id,
+        business_account_id=config.whatsapp_business_account_id,
         access_token=mask(config.whatsapp_access_token),
         app_secret=mask(config.whatsapp_app_secret),
         webhook_url=f"{base}/webhooks/whatsapp",

@@ -196,6 +196,7 @@ def _body(template: str) -> dict[str, Any]:
         "/flows/{uuid}/start": {"contacts": []},
         "/flows/{uuid}": {"name": "Renamed"},
         "/chats/{uuid}/messages": {"text": "hello"},
+        "/chats/{uuid}/templates": {"template": "visit", "variables": []},
         "/messages/{uuid}/labels": {"label": "bee-label"},
         "/chats/messages/{message}/labels": {"label": "bee-label"},
         "/assistants/{key}/ask": {"question": "hello?"},

@@ -40,6 +40,8 @@ class Queued:
     attachments: list[str]
     interactive: dict[str, Any] | None
     in_doubt_since: datetime | None = None
+    # A WhatsApp template message (staff's, outside the 24-hour window).
+    template: dict[str, Any] | None = None
 
 
 @dataclass
@@ -173,6 +175,7 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
                 first_unsent = (u, now if due else retry_at)
             if not due:
                 continue
+            stored = tx.read_json(payload) or {}
             outbound.append(
                 Queued(
                     uuid=u,
@@ -180,8 +183,9 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
                     text=text or "",
                     quick_replies=tx.read_json(replies) or [],
                     attachments=tx.read_json(attachments) or [],
-                    interactive=(tx.read_json(payload) or {}).get("interactive"),
+                    interactive=stored.get("interactive"),
                     in_doubt_since=tx.read_ts(updated) if status == "sending" else None,
+                    template=stored.get("template"),
                 )
             )
     if row[10] != "active":

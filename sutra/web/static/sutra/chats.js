@@ -89,6 +89,7 @@
   const takenBy = document.getElementById("taken-over-by");
   const closedBanner = document.getElementById("window-closed");
   const windowLast = document.getElementById("window-last");
+  const templateForm = document.getElementById("template-form");
   let after = Number(chat.dataset.after || 0);
   let since = Number(chat.dataset.since || 0);
 
@@ -141,6 +142,7 @@
     const open = state.window.open;
     composer.hidden = !open;
     closedBanner.hidden = open;
+    if (templateForm) templateForm.hidden = open;
     if (!open && state.window.last_inbound_at) {
       windowLast.textContent = full.format(new Date(state.window.last_inbound_at));
     }
@@ -222,6 +224,70 @@
       input.focus();
     }
   });
+
+  // Templates (outside the 24-hour window): one input per body variable, and the text as the
+  // contact will read it, filled in as staff type.
+  if (templateForm) {
+    const choices = JSON.parse(document.getElementById("templates-data").textContent);
+    const choice = document.getElementById("template-choice");
+    const fields = document.getElementById("template-variables");
+    const preview = document.getElementById("template-preview");
+    const sendTemplate = document.getElementById("send-template");
+    const placeholder = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
+
+    const chosen = () => choices[Number(choice.value)];
+    const values = () => [...fields.querySelectorAll("input")].map((i) => i.value);
+
+    function showPreview() {
+      const t = chosen();
+      const given = Object.fromEntries(t.variables.map((name, i) => [name, values()[i]]));
+      const body = t.body.replace(placeholder, (whole, name) => given[name] || whole);
+      // As the history will show it: header, body, footer.
+      preview.textContent = [t.header, body, t.footer].filter(Boolean).join("\n\n");
+    }
+
+    function showFields() {
+      fields.replaceChildren();
+      for (const name of chosen().variables) {
+        const label = document.createElement("label");
+        label.className = "field";
+        const caption = document.createElement("span");
+        caption.textContent = `{{${name}}}`;
+        const field = document.createElement("input");
+        field.name = `var-${name}`;
+        field.required = true;
+        field.maxLength = 1024;
+        field.setAttribute("aria-label", `Value of {{${name}}}`);
+        field.addEventListener("input", showPreview);
+        label.append(caption, field);
+        fields.append(label);
+      }
+      showPreview();
+    }
+
+    choice.addEventListener("change", showFields);
+    showFields();
+
+    templateForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const t = chosen();
+      sendTemplate.disabled = true;
+      try {
+        const sent = await act(`/chats/${uuid}/templates`, {
+          template: t.name,
+          language: t.language,
+          variables: values(),
+        });
+        if (sent) {
+          // The form keeps what was sent, as its preview shows it, until another is chosen.
+          place(sent.key, sent.html);
+          history.scrollTop = history.scrollHeight;
+        }
+      } finally {
+        sendTemplate.disabled = false;
+      }
+    });
+  }
 
   // Labels: "+ label" opens a one-field form in place; × removes one.
   history.addEventListener("click", async (event) => {
