@@ -163,6 +163,8 @@ def main() -> None:
             server.stop()
 
     ratio = _p(busy, 0.99) / _p(quiet, 0.99)
+    if os.environ.get("FAIRNESS_VERBOSE"):
+        print("B beside the burst, in order:", " ".join(f"{x:.2f}" for x in busy))
     print(
         f"{'B alone':34} p50 {_p(quiet, 0.5):6.3f} s  p99 {_p(quiet, 0.99):6.3f} s  "
         f"({len(quiet)} questions)"

@@ -24,7 +24,6 @@ import logging
 import os
 import socket
 import uuid
-from collections import Counter, deque
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -34,6 +33,7 @@ from sutra.engine import events as ev
 from sutra.engine.session import Contact, Session
 from sutra.orgs.channels import whatsapp_scheme
 from sutra.runtime import metrics
+from sutra.runtime.admission import Admission
 from sutra.runtime.media import MediaStore
 from sutra.runtime.pacing import Pacer
 from sutra.runtime.runner import Outcome, Runner, Send, stored_any
@@ -79,9 +79,7 @@ class Pipeline:
         self.send_retries = send_retries
         self.unit_attempts = unit_attempts
         self.max_in_flight = max_in_flight
-        # However full another organisation's burst keeps this process, each organisation may
-        # always work this many of its contacts at once: its next message starts at once.
-        self.org_in_flight = org_in_flight
+        self.admission = Admission(max_in_flight=max_in_flight, org_in_flight=org_in_flight)
         self.doubt_seconds = doubt_seconds
         # However slowly a provider drips its answer (the HTTP client's timeouts are per read,
         # so a byte every few seconds would hold the contact for ever).
@@ -95,13 +93,7 @@ class Pipeline:
         self._runners: dict[int, Runner] = {runner.repo.org: runner}
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
-        # The organisation of each contact worked here, once known (from its claim).
-        self._task_org: dict[int, int] = {}
-        self._org_tasks: Counter[int] = Counter()
-        self._ready_org: dict[int, int] = {}
         self._again: set[int] = set()
-        self._ready: deque[int] = deque()
-        self._queued: set[int] = set()
         self._background: list[asyncio.Task[None]] = []
         # Per contact worked on here, its first send still to go out (our uuid, and when it
         # is due: the provider asked us to wait, or the network failed). Until it has gone,
@@ -162,6 +154,7 @@ class Pipeline:
         self._background = [
             asyncio.create_task(self._sweep_forever(), name="sutra-sweeper"),
             asyncio.create_task(self._renew_forever(), name="sutra-leases"),
+            asyncio.create_task(self._pace_forever(), name="sutra-loop-pace"),
         ]
         for pacer in self.pacers.values():
             pacer.start()
@@ -180,7 +173,7 @@ class Pipeline:
         """Wait until no contact is being processed here (tests and benchmarks)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while (self._tasks or self._ready) and loop.time() < deadline:
+        while (self._tasks or self.admission.waiting) and loop.time() < deadline:
             await asyncio.sleep(0.01)
 
     # --- scheduling --------------------------------------------------------------------------
@@ -191,24 +184,17 @@ class Pipeline:
             # Work is under way here; make it look once more before it lets go.
             self._again.add(contact_id)
             return
-        if contact_id not in self._queued:
-            self._queued.add(contact_id)
-            self._ready.append(contact_id)
-            if organization_id is not None:
-                self._ready_org[contact_id] = organization_id
+        self.admission.queue(contact_id, organization_id)
         self._admit()
 
     def lease_request(self, organization_id: int | None = None) -> work.LeaseRequest:
         """What this process may claim right now (for a unit of work that claims as it goes),
-        for ``organization_id``'s contacts: at least its own share left of ``org_in_flight``."""
-        room = self.max_in_flight - len(self._tasks) - len(self._ready)
-        if organization_id is not None:
-            room = max(room, self.org_in_flight - self._org_tasks[organization_id])
+        for ``organization_id``'s contacts (see :mod:`sutra.runtime.admission`)."""
         return work.LeaseRequest(
             owner=self.owner,
             until=self._until(),
             now=self.runner.now(),
-            room=max(0, room),
+            room=self.admission.room(organization_id),
             busy=frozenset(self._tasks),
         )
 
@@ -220,35 +206,12 @@ class Pipeline:
         if contact_id in self._tasks:  # claimed twice over: the running worker sees it all
             self._again.add(contact_id)
             return
+        self.admission.started(contact_id, claim.organization_id)
         self._start(contact_id, claim)
-        self._belongs(contact_id, claim.organization_id)
-
-    def _belongs(self, contact_id: int, organization_id: int) -> None:
-        if contact_id in self._tasks and contact_id not in self._task_org:
-            self._task_org[contact_id] = organization_id
-            self._org_tasks[organization_id] += 1
 
     def _admit(self) -> None:
-        while self._ready and len(self._tasks) < self.max_in_flight:
-            contact_id = self._ready.popleft()
-            self._queued.discard(contact_id)
-            org = self._ready_org.pop(contact_id, None)
-            if contact_id not in self._tasks:
-                self._start(contact_id, None)
-                if org is not None:
-                    self._belongs(contact_id, org)
-        if self._ready_org and len(self._tasks) >= self.max_in_flight:
-            # Full: still start those of organisations working fewer than their own share.
-            for contact_id in list(self._ready):
-                org = self._ready_org.get(contact_id)
-                if org is None or self._org_tasks[org] >= self.org_in_flight:
-                    continue
-                self._ready.remove(contact_id)
-                self._queued.discard(contact_id)
-                del self._ready_org[contact_id]
-                if contact_id not in self._tasks:
-                    self._start(contact_id, None)
-                    self._belongs(contact_id, org)
+        for contact_id, _ in self.admission.take():
+            self._start(contact_id, None)
 
     def _start(self, contact_id: int, claim: work.Claim | None) -> None:
         task = asyncio.create_task(
@@ -259,11 +222,7 @@ class Pipeline:
 
     def _done(self, contact_id: int) -> None:
         self._tasks.pop(contact_id, None)
-        org = self._task_org.pop(contact_id, None)
-        if org is not None:
-            self._org_tasks[org] -= 1
-            if not self._org_tasks[org]:
-                del self._org_tasks[org]
+        self.admission.finished(contact_id)
         # The next claim reads it again from the database, where another process may have
         # sent it meanwhile.
         self._held.pop(contact_id, None)
@@ -287,13 +246,22 @@ class Pipeline:
 
     async def sweep(self) -> None:
         """Claim a batch of contacts with work (as many as there is room for) and work them."""
-        room = self.max_in_flight - len(self._tasks) - len(self._ready)
+        room = self.admission.room()
         if room <= 0:
             return
         now = self.runner.now()
         taken = await self.db.run(work.claim_many, self.owner, self._until(), now, room)
         for contact_id, organization_id in taken:
             self.notify(contact_id, organization_id)
+
+    async def _pace_forever(self, every: float = 0.05) -> None:
+        # How late the loop wakes a sleeper is how long every contact's next step waits.
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(every)
+            self.admission.adapt(loop.time() - before - every)
+            self._admit()
 
     async def _renew_forever(self) -> None:
         # A short lease, renewed while we work: a long LLM call keeps the contact, and if this
@@ -315,7 +283,7 @@ class Pipeline:
                     work.claim, contact_id, self.owner, self._until(), runner.now()
                 )
             if claim is not None:
-                self._belongs(contact_id, claim.organization_id)
+                self.admission.known(contact_id, claim.organization_id)
             while claim is not None:
                 await self._work(claim)
                 claim = await self.db.run(
