@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -294,15 +295,21 @@ async def test_schedules_through_the_api(app: FastAPI) -> None:
         made = ok(await api.post("/api/v1/triggers/schedules", json=base), 201)
         assert made["enabled"] and made["next_run_at"]
         assert made["who"] == "group Mothers"
-        off = ok(
-            await api.patch(f"/api/v1/triggers/schedules/{made['id']}", json={"enabled": False})
-        )
+        one = f"/api/v1/triggers/schedules/{made['id']}"
+        off = ok(await api.patch(one, json={"enabled": False}))
         assert (off["enabled"], off["next_run_at"]) == (False, None)
-        on = ok(await api.patch(f"/api/v1/triggers/schedules/{made['id']}", json={"enabled": True}))
+        on = ok(await api.patch(one, json={"enabled": True}))
         assert on["next_run_at"] == made["next_run_at"]
         assert [s["id"] for s in ok(await api.get("/api/v1/triggers/schedules"))["results"]] == [
             made["id"]
         ]
+        # The organisation moves to Kolkata: 18:00 is Kolkata's 18:00 from the next run on.
+        ok(await api.patch("/api/v1/settings", json={"timezone": "Asia/Kolkata"}))
+        moved = ok(await api.get(one))
+        assert moved["timezone"] == "Asia/Kolkata"
+        assert moved["next_run_local"].endswith("18:00")
+        kolkata = datetime.fromisoformat(moved["next_run_at"]).astimezone(ZoneInfo("Asia/Kolkata"))
+        assert (kolkata.hour, kolkata.minute) == (18, 0)
         gone = await api.delete(f"/api/v1/triggers/schedules/{made['id']}")
         assert gone.status_code == 204
         assert (await api.get(f"/api/v1/triggers/schedules/{made['id']}")).status_code == 404
