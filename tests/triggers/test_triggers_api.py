@@ -23,6 +23,7 @@ from sutra.config import ServerSettings
 from sutra.engine.session import Input
 from sutra.flows import parse_flow_file
 from sutra.recurrence import Recurrence, next_run
+from sutra.runtime import runner as runner_module
 from sutra.store import models as m
 from sutra.store import work
 from sutra.store.hotdb import HotDB
@@ -175,6 +176,21 @@ async def test_the_catch_all_takes_only_what_nothing_else_takes(app: FastAPI) ->
         missing = await api.put("/api/v1/triggers/catch-all", json={"flow": "no-such-flow"})
         assert missing.status_code == 404
         assert "no-such-flow" in missing.json()["detail"]
+
+
+async def test_the_catch_all_stops_answering_a_contact_that_never_stops(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another bot answering ours: past the limit its messages wait for staff."""
+    monkeypatch.setattr(runner_module, "CATCH_ALL_LIMIT", 2)
+    async with client(app) as api:
+        ok(await api.put("/api/v1/triggers/catch-all", json={"flow": HELP}))
+    for text in ("one", "two", "three"):
+        await send(app, "asha", text)
+    assert await replies(app, "asha") == [sorry("one"), sorry("two")]
+    # A keyword still works for them.
+    await send(app, "asha", "tea")
+    assert (await replies(app, "asha"))[-1] == "Do you like tea?"
 
 
 async def test_two_unmatched_messages_are_answered_in_order(app: FastAPI) -> None:
