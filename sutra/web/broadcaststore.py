@@ -241,7 +241,8 @@ async def cancel(state: AppState, broadcast_id: int) -> None:
 
 
 class Scheduler:
-    """Starts scheduled broadcasts when their time comes, and finishes those a dead process
+    """Starts scheduled broadcasts when their time comes (and the scheduled triggers' runs,
+    each a broadcast: :mod:`sutra.store.work.schedules`), and finishes those a dead process
     left half written; every process runs one, the database lease keeps them apart."""
 
     def __init__(self, state: AppState, *, every: float = 1.0) -> None:
