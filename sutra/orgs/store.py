@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sutra.orgs import DEFAULT_ORG, ROLES
 from sutra.orgs.settings import SettingsUpdate, shown
+from sutra.recurrence import next_run
 from sutra.store import models as m
 from sutra.store import users
+from sutra.store.work import recurrence_of
 
 Sessions = async_sessionmaker[AsyncSession]
 TOKEN_PREFIX = "sutra_"
@@ -113,6 +115,18 @@ def org_json(org: m.Organization) -> dict[str, Any]:
     }
 
 
+async def _reschedule(db: AsyncSession, organization_id: int, zone: str) -> None:
+    """Schedules keep their local time of day: in the new time zone from the next run on."""
+    now = datetime.now(UTC)
+    for row in await db.scalars(
+        select(m.Schedule).where(
+            m.Schedule.organization_id == organization_id, m.Schedule.enabled.is_(True)
+        )
+    ):
+        rule = recurrence_of(row.frequency, row.days, row.at_time, row.end_date)
+        row.next_run_at = next_run(rule, now, zone)
+
+
 async def update_settings(
     sessions: Sessions,
     organization_id: int,
@@ -129,8 +143,9 @@ async def update_settings(
             raise OrgError(f"no organisation {organization_id}", 404)
         if update.name is not None:
             org.name = update.name.strip()
-        if update.timezone is not None:
+        if update.timezone is not None and update.timezone != org.timezone:
             org.timezone = update.timezone
+            await _reschedule(db, organization_id, update.timezone)
         settings = dict(org.settings or {})
         for key, value in changes.items():
             if value is None:

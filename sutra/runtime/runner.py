@@ -51,6 +51,11 @@ def _stored() -> None:
         flag[0] = True
 
 
+# The catch-all starts at most this often per contact per window: a person writing ten
+# unmatched messages in ten minutes is rare, two bots answering each other is not.
+CATCH_ALL_LIMIT = 10
+CATCH_ALL_WINDOW = timedelta(minutes=10)
+
 Clock = Callable[[], datetime]
 Send = Callable[[Contact, ev.MsgOut, str], Awaitable[None]]
 
@@ -119,6 +124,7 @@ class Runner:
         self._flows: dict[str, Flow] = {}
         self._engine: Engine | None = None
         self._keywords: dict[str, str] = {}
+        self._catch_all: str | None = None
         self._engine_checked = 0.0
         self.refresh_every = 1.0
         self._flows_version: tuple[object, ...] | None = None
@@ -180,9 +186,11 @@ class Runner:
             )
             engine = Engine(flows, env)
             keywords = await self.repo.keywords()
+            catch_all = await self.repo.catch_all()
             if generation == self._generation:
                 self._flows, self._flows_version = flows, version
                 self._engine, self._keywords = engine, keywords
+                self._catch_all = catch_all
                 self._engine_checked = time.monotonic()
             return engine
 
@@ -268,8 +276,9 @@ class Runner:
         waiting: Session | bool | None = True,
         paused: bool = False,
     ) -> Outcome:
-        """A keyword starts its flow; otherwise the contact's waiting session gets the message.
-        ``paused``: staff took the chat over, so no flow gets it (nor starts by a keyword)."""
+        """A keyword starts its flow; otherwise the contact's waiting session gets the message;
+        with neither, the organisation's catch-all flow starts (if set, and the contact is
+        opted in). ``paused``: staff took the chat over, so no flow gets it (nor starts)."""
         outcome = await self._handle(contact, message, waiting, paused)
         metrics.MESSAGES_HANDLED.inc()
         return outcome
@@ -290,6 +299,10 @@ class Runner:
         if keyword_flow is not None:
             return await self.start(contact, keyword_flow, trigger=message, waiting=waiting)
         session = waiting if isinstance(waiting, Session) else None
+        if session is None and self._catch_all is not None and contact.id is not None:
+            flow = self._catch_all
+            if await self.db.run(_catch_all_allowed, contact.id, flow):
+                return await self.start(contact, flow, trigger=message, waiting=None)
         outcome = Outcome(session=session)
         if session is not None:
             # Reply the way this message came, even if the session began on another channel.
@@ -433,6 +446,30 @@ def _save(
 ) -> list[list[str]]:
     work.record_sent(tx, sent)
     return work.save(tx, org, writes, sending=sending)
+
+
+def _catch_all_allowed(tx: work.Tx, contact_id: int, flow_uuid: str) -> bool:
+    """The catch-all may start for the contact: opted in, and not started for them
+    :data:`CATCH_ALL_LIMIT` times within the window (another bot answering ours would
+    otherwise make them talk for ever)."""
+    row = tx.one(
+        "SELECT status, (SELECT COUNT(*) FROM runs r WHERE r.contact_id = c.id "
+        "AND r.flow_uuid = :flow AND r.created_at >= :since) FROM contacts c WHERE c.id = :id",
+        # Runs are stamped with the wall clock (not a simulation's), so the window is too.
+        {"id": contact_id, "flow": flow_uuid, "since": tx.ts(utcnow() - CATCH_ALL_WINDOW)},
+    )
+    if row is None or row[0] != "active":
+        return False
+    if int(row[1]) >= CATCH_ALL_LIMIT:
+        log.warning(
+            "contact %s: catch-all flow %s started %s times in %s; message left for staff",
+            contact_id,
+            flow_uuid,
+            row[1],
+            CATCH_ALL_WINDOW,
+        )
+        return False
+    return True
 
 
 def _mark_handled(tx: work.Tx, uuid: str, sent: list[work.Sent]) -> None:

@@ -15,7 +15,7 @@ Every change here needs a migration under ``migrations/versions``; a test
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +24,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -241,6 +242,9 @@ class Organization(Base):
     )
     # A disabled organisation's webhooks are refused and its staff cannot sign in to it.
     is_active: Mapped[bool] = mapped_column(Boolean(), default=True, server_default=true())
+    # The "no flow matched" trigger: the flow a message starts when no keyword matches and no
+    # session waits for it (none: such a message stays stored, for staff to read).
+    catch_all_flow_uuid: Mapped[str | None] = mapped_column(CleanString())
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
@@ -551,6 +555,39 @@ class Broadcast(Base):
     created_by: Mapped[str | None] = mapped_column(String())
     error: Mapped[str | None] = mapped_column(Text())
     created_at: Mapped[datetime] = _created_at()
+
+
+class Schedule(Base):
+    """A scheduled trigger: a flow started for a group (or chosen contacts) daily or on some
+    days of the week, at a time of day in the organisation's time zone, until ``end_date``.
+    Each occurrence becomes a broadcast; ``next_run_at`` is the next one (None: disabled, or
+    past its end date)."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        Index("ix_schedules_next_run_at", "next_run_at"),
+        Index("ix_schedules_organization_id", "organization_id"),
+    )
+
+    id: Mapped[int] = _id()
+    organization_id: Mapped[int] = _fk("organizations.id", ondelete="CASCADE")
+    flow_uuid: Mapped[str] = mapped_column(CleanString())
+    # Who gets it, as a broadcast's target: {"group": uuid} or {"contacts": [uuid...]}.
+    target: Mapped[dict[str, Any]] = mapped_column(json_type())
+    # "daily", or "weekly" on ``days`` (mon, tue, ... sun).
+    frequency: Mapped[str] = mapped_column(String())
+    days: Mapped[list[str]] = mapped_column(json_type(), default=list)
+    # "HH:MM", the organisation's local time.
+    at_time: Mapped[str] = mapped_column(String())
+    # The last day (the organisation's) with an occurrence; none: for ever.
+    end_date: Mapped[date | None] = mapped_column(Date())
+    enabled: Mapped[bool] = mapped_column(Boolean(), default=True, server_default=true())
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_broadcast_id: Mapped[int | None] = _fk("broadcasts.id", ondelete="SET NULL", nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String())
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
 
 
 class FlowStart(Base):

@@ -198,6 +198,19 @@ class Repository:
         found.pop("", None)
         return found
 
+    async def catch_all(self) -> str | None:
+        """The organisation's "no flow matched" flow, when set and still active."""
+        async with self.sessions() as db:
+            return await db.scalar(
+                select(m.Flow.uuid)
+                .join(m.Organization, m.Organization.catch_all_flow_uuid == m.Flow.uuid)
+                .where(
+                    m.Organization.id == self.org,
+                    m.Flow.organization_id == self.org,
+                    m.Flow.archived.is_(False),
+                )
+            )
+
     async def globals(self) -> dict[str, str]:
         async with self.sessions() as db:
             rows = await db.execute(

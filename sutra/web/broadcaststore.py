@@ -241,7 +241,8 @@ async def cancel(state: AppState, broadcast_id: int) -> None:
 
 
 class Scheduler:
-    """Starts scheduled broadcasts when their time comes, and finishes those a dead process
+    """Starts scheduled broadcasts when their time comes (and the scheduled triggers' runs,
+    each a broadcast: :mod:`sutra.store.work.schedules`), and finishes those a dead process
     left half written; every process runs one, the database lease keeps them apart."""
 
     def __init__(self, state: AppState, *, every: float = 1.0) -> None:
@@ -259,8 +260,16 @@ class Scheduler:
                 await self._task
 
     async def run_due(self) -> int:
-        """Write the starts of every broadcast due now; how many there were."""
+        """Launch the scheduled triggers due now (each occurrence a broadcast), then write the
+        starts of every broadcast due now; how many broadcasts there were."""
         now = self.state.runner.now()
+        for launched in await self.state.runner.db.run(work.launch_due_schedules, now):
+            log.info(
+                "schedule %s: broadcast %s; next run %s",
+                launched.schedule_id,
+                launched.broadcast_id,
+                launched.next_run_at.isoformat() if launched.next_run_at else "none",
+            )
         due = await self.state.runner.db.run(work.take_due_broadcasts, now, now + LEASE, 10)
         for broadcast in due:
             log.info("broadcast %s: starting flow %s", broadcast.id, broadcast.flow_uuid)

@@ -59,10 +59,26 @@ async def _contact_error(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Add the console's pages and routes (after the REST API's own, which keep theirs)."""
-    from sutra.web import broadcasts, contacts, message_templates, results_pages, settings, usage
+    from sutra.web import (
+        broadcasts,
+        contacts,
+        message_templates,
+        results_pages,
+        settings,
+        triggers,
+        usage,
+    )
 
     if ContactError in app.exception_handlers:
         return
     app.add_exception_handler(ContactError, _contact_error)
-    for module in (contacts, broadcasts, results_pages, usage, settings, message_templates):
+    for module in (
+        contacts,
+        broadcasts,
+        triggers,
+        results_pages,
+        usage,
+        settings,
+        message_templates,
+    ):
         module.install(app)

@@ -51,6 +51,9 @@ async def _make_b(app: FastAPI, b_org: int) -> dict[str, str]:
     async with client(app, Authorization=f"Bearer {token}") as b:
         ok(await b.post("/api/v1/flows/import", json=B_FLOW), 201)
         ids["group"] = ok(await b.post("/api/v1/groups", json={"name": "bee-group"}), 201)["uuid"]
+        schedule = {"flow": B_FLOW["uuid"], "group": "bee-group", "frequency": "daily"}
+        made = await b.post("/api/v1/triggers/schedules", json={**schedule, "time": "07:00"})
+        ids["schedule"] = str(ok(made, 201)["id"])
         field = await b.post("/api/v1/fields", json={"name": "Bee secret field"})
         ids["field"] = ok(field, 201)["key"]
         csv = b"Name,Mobile\nBee Import,+919800000043\n"
@@ -91,6 +94,7 @@ async def _make_b(app: FastAPI, b_org: int) -> dict[str, str]:
 _BY_NOUN = (
     ("/settings/tokens/", "token"),
     ("/broadcasts/", "broadcast"),
+    ("/schedules/", "schedule"),
     ("/groups/", "group"),
     ("/fields/", "field"),
     ("/imports/", "import"),
@@ -183,6 +187,9 @@ async def test_organisation_a_reaches_nothing_of_organisation_b(
     assert group is not None and group.name == "bee-group"
     assert contact is not None and contact.taken_over_at is None
     assert token is not None and token.revoked_at is None
+    async with state(app).repo.sessions() as db:
+        schedule = await db.get(m.Schedule, int(ids["schedule"]))
+    assert schedule is not None and schedule.enabled
     assert len(walked) > 50
 
 
@@ -191,6 +198,7 @@ def _body(template: str) -> dict[str, Any]:
     bodies = {
         "/groups/{uuid}/contacts": {"add": [], "remove": []},
         "/groups/{uuid}": {"name": "renamed"},
+        "/triggers/schedules/{schedule_id}": {"enabled": False},
         "/fields/{key}": {"name": "renamed"},
         "/contacts/{uuid}": {"name": "Renamed"},
         "/flows/{uuid}/start": {"contacts": []},

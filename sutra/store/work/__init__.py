@@ -8,7 +8,8 @@ back). Everything here is plain SQL on the tables SQLAlchemy defines in ``models
 
 The units live by what they do: :mod:`.ingest`, :mod:`.claim` (leases, claims, ``finish``,
 ``fail_unit``), :mod:`.sprint` (``save``), :mod:`.sending` (send outcomes, delivery statuses)
-and :mod:`.starts` (flow starts, broadcasts). Callers use them as ``work.<name>``.
+and :mod:`.starts` (flow starts, broadcasts), :mod:`.schedules` (scheduled triggers).
+Callers use them as ``work.<name>``.
 """
 
 from sutra.store.hotdb import Tx
@@ -29,6 +30,7 @@ from sutra.store.work.claim import (
 )
 from sutra.store.work.common import WORK_CHANNEL, announce
 from sutra.store.work.ingest import Arrival, ingest
+from sutra.store.work.schedules import Launched, launch_due_schedules, recurrence_of
 from sutra.store.work.sending import (
     Sent,
     StatusNews,
@@ -57,6 +59,7 @@ __all__ = [
     "Arrival",
     "Claim",
     "DueBroadcast",
+    "Launched",
     "LeaseRequest",
     "Pending",
     "Queued",
@@ -79,9 +82,11 @@ __all__ = [
     "fail_unit",
     "finish",
     "ingest",
+    "launch_due_schedules",
     "message_status",
     "new_broadcast",
     "record_sent",
+    "recurrence_of",
     "release",
     "renew",
     "renew_broadcast",
