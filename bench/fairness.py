@@ -89,8 +89,9 @@ def _open(server: Server, graph: WatchedGraphAPI, numbers: list[str], *, b: bool
 
 def _b_latencies(
     server: Server, graph: WatchedGraphAPI, numbers: list[str], stop: threading.Event | None
-) -> list[float]:
-    """One of B's contacts asks each second (until ``stop``, if given); their reply latencies."""
+) -> list[tuple[float, float]]:
+    """One of B's contacts asks each second (until ``stop``, if given): when each asked
+    (monotonic) and its reply latency."""
     latencies = []
     for number in numbers:
         if stop is not None and stop.is_set():
@@ -98,7 +99,7 @@ def _b_latencies(
         answered = graph.expect([number], 2)
         tick = time.monotonic()
         (result,) = _post(server, [_b_request(server, number, "Why is the sky blue?")], 1)
-        latencies.append(answered.wait(120) - result.sent)
+        latencies.append((result.sent, answered.wait(120) - result.sent))
         time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
     return latencies
 
@@ -141,52 +142,52 @@ def main() -> None:
             _open(server, graph, crowd, b=False)
             _open(server, graph, b_quiet + b_busy, b=True)
 
-            quiet = _b_latencies(server, graph, b_quiet, None)
+            quiet = [latency for _, latency in _b_latencies(server, graph, b_quiet, None)]
 
             answered = graph.expect(crowd, 2)
             stop = threading.Event()
-            busy: list[float] = []
-            beside = threading.Thread(
-                target=lambda: busy.extend(_b_latencies(server, graph, b_busy, stop))
+            beside: list[tuple[float, float]] = []
+            b_thread = threading.Thread(
+                target=lambda: beside.extend(_b_latencies(server, graph, b_busy, stop))
             )
             questions = [
                 webhook_request(SECRET, whatsapp_text_payload(n, "Why is rain wet?"), server.port)
                 for n in crowd
             ]
             started = time.monotonic()
-            beside.start()
+            b_thread.start()
             run(server.port, questions, 50)
+            a_in = time.monotonic()  # every one of A's webhooks acknowledged
             a_took = answered.wait(1800) - started
             stop.set()
-            beside.join()
+            b_thread.join()
         finally:
             server.stop()
 
+    busy = [latency for _, latency in beside]
+    arriving = [latency for sent, latency in beside if sent < a_in]
+    worked = [latency for sent, latency in beside if sent >= a_in]
+    rows = [
+        ("B alone", quiet),
+        (f"B beside A's burst of {args.burst:,}", busy),
+        ("  while A's webhooks arrive", arriving),
+        ("  after, while A's answers are made", worked),
+    ]
+    for label, values in rows:
+        if values:
+            print(
+                f"{label:38} p50 {_p(values, 0.5):6.3f} s  p99 {_p(values, 0.99):6.3f} s  "
+                f"({len(values)} questions)"
+            )
     ratio = _p(busy, 0.99) / _p(quiet, 0.99)
-    if os.environ.get("FAIRNESS_VERBOSE"):
-        print("B beside the burst, in order:", " ".join(f"{x:.2f}" for x in busy))
     print(
-        f"{'B alone':34} p50 {_p(quiet, 0.5):6.3f} s  p99 {_p(quiet, 0.99):6.3f} s  "
-        f"({len(quiet)} questions)"
+        f"A's webhooks in after {a_in - started:.1f} s, its answers after {a_took:.1f} s "
+        f"({args.burst / a_took:.0f} answers/s); B's p99 ratio {ratio:.2f} (target <= 1.5)"
     )
-    print(
-        f"{f'B beside A burst of {args.burst:,}':34} p50 {_p(busy, 0.5):6.3f} s  "
-        f"p99 {_p(busy, 0.99):6.3f} s  ({len(busy)} questions)"
-    )
-    print(
-        f"A's burst answered in {a_took:.1f} s ({args.burst / a_took:.0f} answers/s); "
-        f"B's p99 ratio {ratio:.2f} (target <= 1.5)"
-    )
-    print(
-        json.dumps(
-            {
-                "b_quiet_p99": _p(quiet, 0.99),
-                "b_busy_p99": _p(busy, 0.99),
-                "ratio": ratio,
-                "a_seconds": a_took,
-            }
-        )
-    )
+    figures = {"b_quiet_p99": _p(quiet, 0.99), "b_busy_p99": _p(busy, 0.99), "ratio": ratio}
+    if worked:
+        figures["b_after_webhooks_p99"] = _p(worked, 0.99)
+    print(json.dumps({**figures, "a_seconds": a_took}))
 
 
 if __name__ == "__main__":
