@@ -393,7 +393,7 @@ class Runner:
         outcome.events.extend(sprint.events)
         outcome.session = sprint.session
         for event in sprint.events:
-            if isinstance(event, ev.ActionSkipped | ev.Warning | ev.Failure):
+            if isinstance(event, ev.ActionSkipped | ev.Error | ev.Warning | ev.Failure):
                 metrics.ERRORS.labels(event.type).inc()
                 log.warning("session %s: %s", sprint.session.uuid, event.as_json())
 

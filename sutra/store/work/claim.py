@@ -107,11 +107,24 @@ def claim(tx: Tx, contact_id: int, owner: str, until: datetime, now: datetime) -
 
 def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
     contact_id = int(row[0])
-    groups = tx.execute(
-        "SELECT g.uuid, g.name FROM groups g JOIN contact_groups cg ON cg.group_id = g.id "
-        "WHERE cg.contact_id = :id ORDER BY g.id",
+    # Groups, extra URNs and the open ticket in one read: each is a round trip on PostgreSQL.
+    groups: list[tuple[str, str]] = []
+    urns: list[str] = []
+    ticket: str | None = None
+    for kind, first, second, _ in tx.execute(
+        "SELECT 'g', g.uuid, g.name, g.id FROM groups g JOIN contact_groups cg "
+        "ON cg.group_id = g.id WHERE cg.contact_id = :id "
+        "UNION ALL SELECT 'u', scheme, path, id FROM contact_urns WHERE contact_id = :id "
+        "UNION ALL SELECT 't', uuid, '', id FROM tickets WHERE contact_id = :id "
+        "AND status = 'open' ORDER BY 1, 4",
         {"id": contact_id},
-    )
+    ):
+        if kind == "g":
+            groups.append((str(first), str(second)))
+        elif kind == "u":
+            urns.append(f"{first}:{second}")
+        else:
+            ticket = str(first)
     fields = tx.read_json(row[7]) or {}
     contact = Contact(
         id=contact_id,
@@ -123,6 +136,8 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
         language=row[6],
         fields={str(k): str(v) for k, v in fields.items()},
         groups=[Group(uuid=u, name=n) for u, n in groups],
+        urns=urns,
+        ticket=ticket,
     )
     session = waiting_session(tx, contact_id)
     # Held messages and due sends in one read: each is a round trip on PostgreSQL.
