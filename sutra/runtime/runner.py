@@ -176,6 +176,9 @@ class Runner:
                 update={
                     "timezone": self.timezone,
                     "globals": await self.repo.globals(),
+                    # Its own country, chosen on the settings page, before the environment's.
+                    "default_country": await self.repo.default_country()
+                    or self.environment.default_country,
                     "organization_id": self.repo.org,
                 }
             )

@@ -198,6 +198,15 @@ class Repository:
         found.pop("", None)
         return found
 
+    async def default_country(self) -> str | None:
+        """The organisation's own default country (its settings), None when it chose none."""
+        async with self.sessions() as db:
+            settings = await db.scalar(
+                select(m.Organization.settings).where(m.Organization.id == self.org)
+            )
+        found = (settings or {}).get("default_country")
+        return str(found).upper() if found else None
+
     async def globals(self) -> dict[str, str]:
         async with self.sessions() as db:
             rows = await db.execute(

@@ -39,7 +39,7 @@ from sqlalchemy import select
 from sutra.engine.session import Contact as EngineContact
 from sutra.redact import redact_url
 from sutra.store import models as m
-from sutra.web import chatstore
+from sutra.web import chatstore, ticketstore
 from sutra.web.api import require_token
 from sutra.web.auth import TEMPLATES, ApiUser, PageUser, render
 from sutra.web.pages import page
@@ -431,8 +431,10 @@ async def chat_page(uuid: Uuid, user: PageUser, state: State, before: Before = N
         await _read_if_new(state, history)
     ids = [e.message.id for e in history.entries if e.message is not None]
     window = chatstore.window(who, now)
+    opened = await ticketstore.open_tickets(state.repo, who.id)
     html = render(
         "chat.html",
+        tickets=[ticketstore.ticket_view(t) for t in opened],
         user=user,
         contact={
             "uuid": who.uuid,

@@ -140,6 +140,11 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
         ticket=ticket,
     )
     session = waiting_session(tx, contact_id)
+    if session is not None:
+        # Staff may have closed the ticket, or another contact taken an address, while the
+        # session waited: the rows say how things are now.
+        session.contact.urns = list(contact.urns)
+        session.contact.ticket = contact.ticket
     # Held messages and due sends in one read: each is a round trip on PostgreSQL.
     inbound: list[Pending] = []
     outbound: list[Queued] = []
