@@ -242,3 +242,76 @@ async def test_an_invalid_urn_is_an_error_event_and_stores_nothing(app: FastAPI)
     }
     async with state.repo.sessions() as db:
         assert (await db.execute(select(m.ContactURN))).all() == []
+
+
+async def test_a_session_waiting_while_staff_closed_the_ticket_may_open_another(
+    app: FastAPI,
+) -> None:
+    """The waiting session's copy of the contact is not what counts: the tickets table is."""
+    state: AppState = app.state.sutra
+    opener = _one_node(
+        "7a1c0000-0000-4000-8000-000000000004",
+        {"uuid": "7a1c0000-0000-4000-8000-0000000000a6", "type": "open_ticket", "note": "first"},
+    )
+    asker = {
+        **_one_node("7a1c0000-0000-4000-8000-000000000005"),
+        "nodes": [
+            {
+                "uuid": "7a1c0000-0000-4000-8000-0000000000c1",
+                "actions": [],
+                "router": {
+                    "type": "switch",
+                    "operand": "@input.text",
+                    "wait": {"type": "msg"},
+                    "categories": [
+                        {
+                            "uuid": "7a1c0000-0000-4000-8000-0000000000c2",
+                            "name": "All Responses",
+                            "exit_uuid": "7a1c0000-0000-4000-8000-0000000000c3",
+                        }
+                    ],
+                    "default_category_uuid": "7a1c0000-0000-4000-8000-0000000000c2",
+                    "cases": [],
+                },
+                "exits": [
+                    {
+                        "uuid": "7a1c0000-0000-4000-8000-0000000000c3",
+                        "destination_uuid": "7a1c0000-0000-4000-8000-0000000000d1",
+                    }
+                ],
+            },
+            {
+                "uuid": "7a1c0000-0000-4000-8000-0000000000d1",
+                "actions": [
+                    {
+                        "uuid": "7a1c0000-0000-4000-8000-0000000000d2",
+                        "type": "open_ticket",
+                        "note": "@input.text",
+                        "result_name": "Ticket",
+                    },
+                    {
+                        "uuid": "7a1c0000-0000-4000-8000-0000000000d3",
+                        "type": "send_msg",
+                        "text": "@results.ticket.category",
+                    },
+                ],
+                "exits": [{"uuid": "7a1c0000-0000-4000-8000-0000000000d4"}],
+            },
+        ],
+    }
+    for flow in (opener, asker):
+        await state.repo.import_flow_file(parse_flow_file(flow))
+    await _say(state, "sim:juma", opener["uuid"])
+    contact = await state.repo.contact("sim:juma")
+    await state.runner.start(contact, asker["uuid"])
+    async with client(app) as api:
+        [first] = ok(await api.get("/api/v1/tickets"))["results"]
+        ok(await api.post(f"/api/v1/tickets/{first['uuid']}/close"))
+
+    reply = await state.runner.receive(contact, Input(text="second question"))
+
+    assert reply is not None
+    assert [e.text for e in reply.events if e.type == "msg_out"] == ["Success"]
+    async with client(app) as api:
+        [second] = ok(await api.get("/api/v1/tickets"))["results"]
+    assert second["body"] == "second question"

@@ -32,6 +32,9 @@ from sutra.engine.actions.base import Action, Interrupt, Ref, Text, action
 from sutra.engine.events import TicketOpened
 from sutra.engine.scope import Scope
 
+# A ticket is for a person to read: a longer body (a template gone wrong) is cut here.
+MAX_BODY = 10_000
+MAX_TOPIC = 200
 # Where the ticket uuids of replayed steps come from: the same step opens the same ticket.
 _TICKETS = uuid_module.UUID("6a1c2f55-0c7e-4c47-9d3c-3f0d0f6b8a11")
 
@@ -72,7 +75,8 @@ class OpenTicket(Action):
             return None
         subject = scope.template(self.subject).strip() if self.subject else ""
         topic = (self.topic.name.strip() if self.topic else "") or subject or "General"
-        body = scope.template(self.body or self.note).strip()
+        topic = topic[:MAX_TOPIC]
+        body = scope.template(self.body or self.note).strip()[:MAX_BODY]
         assignee = None
         if self.assignee is not None:
             email = self.assignee.email or scope.template(self.assignee.email_match)
