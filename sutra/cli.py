@@ -197,7 +197,7 @@ def simulate(
             print(json.dumps(event.as_json(), ensure_ascii=False), flush=True)
         elif isinstance(event, ev.MsgOut):
             _print_message(event)
-        elif isinstance(event, ev.ActionSkipped | ev.Warning | ev.Failure):
+        elif isinstance(event, ev.ActionSkipped | ev.Error | ev.Warning | ev.Failure):
             err.print(f"[yellow]{event.type}:[/] {event.as_json()}", highlight=False)
 
     async def run() -> Session | None:

@@ -60,6 +60,25 @@ class ContactChannelChanged(Event):
     channel: str
 
 
+class ContactURNsChanged(Event):
+    """``add_contact_urn``: the contact's URNs now (goflow's event), ``added`` the new one."""
+
+    type: Literal["contact_urns_changed"] = "contact_urns_changed"
+    urns: list[str]
+    added: str
+
+
+class TicketOpened(Event):
+    """``open_ticket``: a ticket for staff; the runtime stores it with the sprint."""
+
+    type: Literal["ticket_opened"] = "ticket_opened"
+    uuid: str
+    topic: str
+    body: str = ""
+    assignee: str | None = None
+    flow_uuid: str | None = None
+
+
 class GroupRef(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -151,6 +170,15 @@ class ActionSkipped(Event):
     action_type: str
     action_uuid: str
     reason: str
+
+
+class Error(Event):
+    """An action that could not do what it says (goflow's ``error`` event); the flow goes on."""
+
+    type: Literal["error"] = "error"
+    action_type: str
+    action_uuid: str
+    text: str
 
 
 class Warning(Event):

@@ -58,6 +58,9 @@ class Scope:
             self.run.locals[name] = value
         self._context = None
 
+    def error(self, action: Action, text: str) -> None:
+        self.emit(ev.Error(action_type=action.type, action_uuid=action.uuid, text=text))
+
     def skip(self, action: Action, reason: str) -> None:
         self.emit(ev.ActionSkipped(action_type=action.type, action_uuid=action.uuid, reason=reason))
 
@@ -160,9 +163,7 @@ class Scope:
     def _contact(self) -> Aliased:
         contact = self.session.contact
         groups = [{"uuid": g.uuid, "name": g.name, "__text__": g.name} for g in contact.groups]
-        urns = [contact.urn] if contact.urn else []
-        if not urns and contact.phone:
-            urns = [f"tel:{contact.phone}"]
+        urns = contact.all_urns()
         return Aliased(
             {
                 # goflow: a contact without a name renders as its address.

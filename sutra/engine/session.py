@@ -38,6 +38,15 @@ class Contact(BaseModel):
     language: str | None = None
     fields: dict[str, str] = {}
     groups: list[Group] = []
+    # Addresses beyond ``urn`` (add_contact_urn), normalised: "tel:+250781234567".
+    urns: list[str] = []
+    # The uuid of the contact's open ticket (open_ticket opens one only when there is none).
+    ticket: str | None = None
+
+    def all_urns(self) -> list[str]:
+        """Every address of the contact, its own first (goflow's ``@contact.urns``)."""
+        own = [self.urn] if self.urn else [f"tel:{self.phone}"] if self.phone else []
+        return list(dict.fromkeys([*own, *self.urns]))
 
     def has_group(self, uuid_or_name: str) -> bool:
         wanted = uuid_or_name.strip().lower()

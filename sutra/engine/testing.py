@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sutra.engine.engine import Engine
-from sutra.engine.session import Contact, Input, Run, Session
+from sutra.engine.session import Contact, Environment, Input, Run, Session
 from sutra.flows.models import Flow
 
 EXAMPLE_NOW = datetime(2026, 3, 5, 9, 30, tzinfo=UTC)
@@ -55,10 +55,12 @@ def run_action(
     contact: dict[str, Any] | None = None,
     results: dict[str, Any] | None = None,
     input: str | None = None,
+    country: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Run ``action`` once and return the events it emitted, as compact JSON."""
+    """Run ``action`` once and return the events it emitted, as compact JSON (``country``:
+    the organisation's default country)."""
     flow = _one_action_flow(action)
-    engine = Engine({flow.uuid: flow})
+    engine = Engine({flow.uuid: flow}, Environment(default_country=country))
     session = _session(flow, contact, results, input)
     sprint = engine.proceed(session, now=EXAMPLE_NOW)
     return [

@@ -181,6 +181,9 @@ class Runner:
                 update={
                     "timezone": self.timezone,
                     "globals": await self.repo.globals(),
+                    # Its own country, chosen on the settings page, before the environment's.
+                    "default_country": await self.repo.default_country()
+                    or self.environment.default_country,
                     "organization_id": self.repo.org,
                 }
             )
@@ -411,7 +414,7 @@ class Runner:
         outcome.events.extend(sprint.events)
         outcome.session = sprint.session
         for event in sprint.events:
-            if isinstance(event, ev.ActionSkipped | ev.Warning | ev.Failure):
+            if isinstance(event, ev.ActionSkipped | ev.Error | ev.Warning | ev.Failure):
                 metrics.ERRORS.labels(event.type).inc()
                 log.warning("session %s: %s", sprint.session.uuid, event.as_json())
 

@@ -60,6 +60,7 @@ __all__ = [
     "ContactField",
     "ContactImport",
     "ContactStatus",
+    "ContactURN",
     "Flow",
     "FlowResult",
     "FlowRevision",
@@ -78,6 +79,7 @@ __all__ = [
     "ServerSecret",
     "SessionStatus",
     "SignInThrottle",
+    "Ticket",
     "UTCDateTime",
     "User",
     "WaitKind",
@@ -329,6 +331,54 @@ class Group(Base):
     contacts: Mapped[list[Contact]] = relationship(
         secondary=contact_groups, back_populates="groups", passive_deletes=True
     )
+
+
+class ContactURN(Base):
+    """A contact's addresses beyond ``Contact.urn`` (``add_contact_urn``): a backup phone, an
+    email. Normalised (tel in E.164) and unique in the organisation, as RapidPro keeps URNs:
+    an address is one contact's."""
+
+    __tablename__ = "contact_urns"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "scheme", "path"),
+        Index("ix_contact_urns_contact_id", "contact_id"),
+    )
+
+    id: Mapped[int] = _id()
+    organization_id: Mapped[int] = _fk("organizations.id")
+    contact_id: Mapped[int] = _fk("contacts.id", ondelete="CASCADE")
+    scheme: Mapped[str] = mapped_column(CleanString())
+    path: Mapped[str] = mapped_column(CleanString())
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Ticket(Base):
+    """A contact's request for a person (``open_ticket``), open until staff close it."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        # The tickets page: an organisation's open (or closed) tickets, newest first.
+        Index(
+            "ix_tickets_organization_id_status_opened_at", "organization_id", "status", "opened_at"
+        ),
+        # The chat page and the engine's "already has an open ticket".
+        Index("ix_tickets_contact_id_status", "contact_id", "status"),
+    )
+
+    id: Mapped[int] = _id()
+    uuid: Mapped[str] = mapped_column(CleanString(), unique=True, default=new_uuid)
+    organization_id: Mapped[int] = _fk("organizations.id")
+    contact_id: Mapped[int] = _fk("contacts.id", ondelete="CASCADE")
+    topic: Mapped[str] = mapped_column(CleanString(), default="General", server_default="General")
+    body: Mapped[str] = mapped_column(CleanText(), default="")
+    # The staff member it is for, as the flow names them; None: anyone.
+    assignee: Mapped[str | None] = mapped_column(CleanString())
+    # open -> closed
+    status: Mapped[str] = mapped_column(String(), default="open", server_default="open")
+    flow_uuid: Mapped[str | None] = mapped_column(CleanString())
+    opened_at: Mapped[datetime] = _created_at()
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by: Mapped[str | None] = mapped_column(CleanString())
 
 
 class ContactField(Base):

@@ -211,6 +211,15 @@ class Repository:
                 )
             )
 
+    async def default_country(self) -> str | None:
+        """The organisation's own default country (its settings), None when it chose none."""
+        async with self.sessions() as db:
+            settings = await db.scalar(
+                select(m.Organization.settings).where(m.Organization.id == self.org)
+            )
+        found = (settings or {}).get("default_country")
+        return str(found).upper() if found else None
+
     async def globals(self) -> dict[str, str]:
         async with self.sessions() as db:
             rows = await db.execute(
@@ -236,7 +245,22 @@ class Repository:
                     await db.refresh(row, ["groups"])
                 elif name and not row.name:
                     row.name = name
-                return _contact(row)
+                contact = _contact(row)
+                contact.urns = [
+                    f"{scheme}:{path}"
+                    for scheme, path in await db.execute(
+                        select(m.ContactURN.scheme, m.ContactURN.path)
+                        .where(m.ContactURN.contact_id == row.id)
+                        .order_by(m.ContactURN.id)
+                    )
+                ]
+                contact.ticket = await db.scalar(
+                    select(m.Ticket.uuid)
+                    .where(m.Ticket.contact_id == row.id, m.Ticket.status == "open")
+                    .order_by(m.Ticket.id.desc())
+                    .limit(1)
+                )
+                return contact
         except IntegrityError:
             # Another worker created it a moment ago; this session is closed, look again.
             return await self.contact(urn, name=name, phone=phone)

@@ -50,6 +50,7 @@ from sutra.web import (
     pages,
     simulator,
     startup,
+    tickets,
     webhooks,
 )
 from sutra.web.assistants import router as assistants_router
@@ -156,6 +157,7 @@ def create_app(
     app.include_router(pages.router)
     chats.install(app)
     alerts.install(app)
+    tickets.install(app)
     simulator.install(app)
     # Contacts, results, AI usage: their pages and their /api/v1 twins.
     console.install(app)

@@ -42,7 +42,7 @@ from sutra.channels import templates
 from sutra.engine.session import Contact as EngineContact
 from sutra.redact import redact_url
 from sutra.store import models as m
-from sutra.web import chatstore, templatestore
+from sutra.web import chatstore, templatestore, ticketstore
 from sutra.web.api import require_token
 from sutra.web.attachments import typed
 from sutra.web.auth import TEMPLATES, ApiUser, PageUser, render
@@ -501,8 +501,10 @@ async def chat_page(uuid: Uuid, user: PageUser, state: State, before: Before = N
         if templatestore.sendable(t)
         for placeholders in [templates.placeholders(t.body)]
     ]
+    opened = await ticketstore.open_tickets(state.repo, who.id)
     html = render(
         "chat.html",
+        tickets=[ticketstore.ticket_view(t) for t in opened],
         user=user,
         contact={
             "uuid": who.uuid,

@@ -66,3 +66,41 @@ def test_simulate_reports_the_stop(cli_env: dict[str, str], tmp_path: Path) -> N
         {"type": "contact_status_changed", "status": "stopped"}
     ]
     assert done.of_type("action_skipped") == []
+
+
+# goflow's "Phone Numbers" (add_contact_urn) and Glific's "Ticketing_Help" (open_ticket).
+PHONES = REPO_ROOT.parent / "shared" / "real-flows" / "goflow" / "phone_number.json"
+TICKETING = REPO_ROOT.parent / "shared" / "real-flows" / "glific" / "ticketing_help.json"
+
+
+def test_simulate_adds_the_backup_phone_in_the_default_country(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    done = simulate(
+        PHONES,
+        "no idea",
+        "202 555 0199",
+        env={**cli_env, "SUTRA_DEFAULT_COUNTRY": "US"},
+        cwd=tmp_path,
+    )
+
+    assert done.returncode == 0, done.explain()
+    assert done.messages[1] == "Sorry that doesn't look like a phone number. Try again."
+    [changed] = done.of_type("contact_urns_changed")
+    assert changed["added"] == "tel:+12025550199"
+    assert changed["urns"][-1] == "tel:+12025550199"
+    assert done.of_type("error") == []
+    assert done.status == "completed"
+
+
+def test_simulate_opens_a_ticket_and_routes_on_its_result(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    done = simulate(TICKETING, "The clinic was closed today", env=cli_env, cwd=tmp_path)
+
+    assert done.returncode == 0, done.explain()
+    [opened] = done.of_type("ticket_opened")
+    assert (opened["topic"], opened["body"]) == ("Query", "The clinic was closed today")
+    assert done.results["result"]["value"] == opened["uuid"]
+    assert done.results["result"]["category"] == "Success"
+    assert done.messages[-1].startswith("We have received your query.")

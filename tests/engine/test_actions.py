@@ -9,7 +9,7 @@ import pytest
 
 from sutra.engine import events as ev
 from sutra.engine.engine import TimeElapsed
-from sutra.engine.session import Contact, Group, Input
+from sutra.engine.session import Contact, Environment, Group, Input
 
 from .flowkit import Chat, FlowBuilder, act, later, send, set_result, webhook, webhook_node
 
@@ -462,3 +462,163 @@ def test_set_contact_channel_sutra_lacks_is_skipped_and_the_contact_keeps_its_ch
     assert chat.state.contact.channel == "gupshup"
     [skipped] = chat.of_type(ev.ActionSkipped)
     assert "no channel 'Android Channel'" in skipped.reason
+
+
+# --- add_contact_urn / open_ticket -------------------------------------------------------------
+
+
+def backup_phone_flow() -> FlowBuilder:
+    """goflow's "Phone Numbers" example: ask for a backup number, add it, read it back."""
+    return (
+        FlowBuilder()
+        .switch(
+            "ask",
+            cases=[("has_phone", [], "Has Phone")],
+            wait=True,
+            result_name="Backup Phone",
+            to={"Has Phone": "add"},
+        )
+        .node(
+            "add",
+            act("add_contact_urn", scheme="tel", path="@results.backup_phone"),
+            send('@urns.tel | @(join(contact.urns, ","))'),
+        )
+    )
+
+
+def test_add_contact_urn_in_the_default_country_is_what_urns_read_at_once() -> None:
+    chat = Chat(backup_phone_flow(), env=Environment(default_country="RW"))
+    chat.start()
+    assert chat.say("my other phone is 0781 234 567") == [
+        "tel:+250781234567 | whatsapp:919876543210,tel:+250781234567"
+    ]
+    [changed] = chat.of_type(ev.ContactURNsChanged)
+    assert changed.added == "tel:+250781234567"
+    assert chat.state.contact.urns == ["tel:+250781234567"]
+
+
+def test_add_contact_urn_already_there_changes_nothing() -> None:
+    flow = FlowBuilder().node(
+        "n", act("add_contact_urn", scheme="whatsapp", path="+91 98765 43210")
+    )
+    chat = Chat(flow)
+    chat.start()
+    assert chat.of_type(ev.ContactURNsChanged) == []
+    assert chat.state.contact.urns == []
+
+
+@pytest.mark.parametrize(
+    ("scheme", "path", "why"),
+    [
+        ("tel", "12", "unable to add URN 'tel:12': not a valid phone number in IN"),
+        ("mailto", "not an address", "unable to add URN 'mailto:not an address': not an email"),
+        ("fax", "123", "unable to add URN 'fax:123': 'fax' is not a URN scheme"),
+        ("tel", '@("")', "can't add URN with empty path"),
+    ],
+)
+def test_add_contact_urn_that_is_no_address_is_an_error_naming_it_and_the_flow_goes_on(
+    scheme: str, path: str, why: str
+) -> None:
+    flow = FlowBuilder().node(
+        "n", act("add_contact_urn", scheme=scheme, path=path, uuid="urn-step"), send("Thanks")
+    )
+    chat = Chat(flow, env=Environment(default_country="IN"))
+    assert chat.start() == ["Thanks"]
+    [error] = chat.of_type(ev.Error)
+    assert error.text.startswith(why)
+    assert (error.action_type, error.action_uuid) == ("add_contact_urn", "urn-step")
+    assert chat.of_type(ev.ContactURNsChanged) == []
+
+
+def ticket_flow(**top: Any) -> FlowBuilder:
+    """Glific's "Ticketing_Help" shape: take the question, open a ticket, route on its result."""
+    return (
+        FlowBuilder(**top)
+        .switch(
+            "ask",
+            wait=True,
+            result_name="query",
+            default="All Responses",
+            to={"All Responses": "open"},
+        )
+        .switch(
+            "open",
+            act(
+                "open_ticket",
+                topic={"uuid": "t1", "name": "Query"},
+                body="@results.query",
+                assignee={"email": "Staff@NGO.org", "name": "Staff"},
+                result_name="result",
+            ),
+            operand="@results.result",
+            cases=[("has_category", ["Success"], "Success")],
+            default="Failure",
+            to={"Success": "ok", "Failure": "sorry"},
+        )
+        .node("ok", send("Ticket @results.result.value is with our team"))
+        .node("sorry", send("You have a ticket open already"))
+    )
+
+
+def test_open_ticket_opens_one_and_the_result_holds_its_uuid() -> None:
+    chat = Chat(ticket_flow())
+    chat.start()
+    [sent] = chat.say("My parcel never came")
+    [opened] = chat.of_type(ev.TicketOpened)
+    assert sent == f"Ticket {opened.uuid} is with our team"
+    assert (opened.topic, opened.body, opened.assignee) == (
+        "Query",
+        "My parcel never came",
+        "staff@ngo.org",
+    )
+    assert chat.state.contact.ticket == opened.uuid
+    assert chat.state.runs[0].locals["_new_ticket"] == opened.uuid
+
+
+def test_open_ticket_with_one_open_already_is_failure_as_goflow() -> None:
+    chat = Chat(ticket_flow(), contact=Contact(urn="whatsapp:1", ticket="already-open"))
+    chat.start()
+    assert chat.say("Again") == ["You have a ticket open already"]
+    assert chat.of_type(ev.TicketOpened) == []
+
+
+def test_open_ticket_in_a_glific_flow_opens_another_as_glific() -> None:
+    glific = ticket_flow(vars=[])
+    chat = Chat(glific, contact=Contact(urn="whatsapp:1", ticket="already-open"))
+    chat.start()
+    [sent] = chat.say("Again")
+    assert sent.startswith("Ticket ")
+    assert len(chat.of_type(ev.TicketOpened)) == 1
+
+
+def test_open_ticket_of_an_older_export_takes_its_subject_as_topic() -> None:
+    flow = FlowBuilder().node(
+        "n",
+        act(
+            "open_ticket",
+            ticketer={"uuid": "x", "name": "Email"},
+            subject="Help for @contact.name",
+            body="Wants a call",
+        ),
+    )
+    chat = Chat(flow)
+    chat.start()
+    [opened] = chat.of_type(ev.TicketOpened)
+    assert (opened.topic, opened.body, opened.assignee) == (
+        "Help for Asha Rao",
+        "Wants a call",
+        None,
+    )
+
+
+def test_open_ticket_done_again_opens_the_same_ticket() -> None:
+    """A step replayed after a crash (the same session at the same place) names the same
+    ticket, so the store opens no second one."""
+    chat = Chat(ticket_flow())
+    chat.start()
+    waiting = chat.session
+    chat.say("Help")
+    first = chat.of_type(ev.TicketOpened)[0].uuid
+    chat.session = waiting
+    chat.say("Help")
+    assert chat.of_type(ev.TicketOpened)[0].uuid == first

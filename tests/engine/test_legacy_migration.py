@@ -276,10 +276,8 @@ def test_a_webhook_rule_set_calls_and_routes_on_the_outcome(
 @pytest.mark.parametrize(
     ("file", "skipped"),
     [
-        (
-            "rapidpro-2019/action_packed.json",
-            {"add_contact_urn"},
-        ),
+        # Its add_contact_urn runs now.
+        ("rapidpro-2019/action_packed.json", set()),
         ("rapidpro-2019/ivr_flow.json", {"say_msg", "play_audio"}),
         ("rapidpro-2019/resthooks.json", {"call_resthook"}),
         (

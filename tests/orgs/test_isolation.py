@@ -87,6 +87,13 @@ async def _make_b(app: FastAPI, b_org: int) -> dict[str, str]:
     ids["contact"], ids["message"] = contact.uuid, message.uuid
     broadcast = await state(app).runner.db.run(work.new_broadcast, b_org, B_FLOW["uuid"])
     ids["broadcast"] = str(broadcast)
+    async with sessions.begin() as db:
+        ticket = m.Ticket(
+            organization_id=b_org, contact_id=contact.id, topic="Bee secret topic", body="Help"
+        )
+        db.add(ticket)
+        db.add(m.ContactURN(organization_id=b_org, contact_id=contact.id, scheme="tel", path="+1"))
+    ids["ticket"] = ticket.uuid
     return ids
 
 
@@ -103,6 +110,7 @@ _BY_NOUN = (
     ("/runs/", "golden_set"),  # a guessed id: B's golden set's number
     ("/messages/", "message"),
     ("/alerts/", "message"),
+    ("/tickets/", "ticket"),
     ("/chats/", "contact"),
     ("/contacts/", "contact"),
     ("/flows/", "flow"),
@@ -189,7 +197,9 @@ async def test_organisation_a_reaches_nothing_of_organisation_b(
     assert token is not None and token.revoked_at is None
     async with state(app).repo.sessions() as db:
         schedule = await db.get(m.Schedule, int(ids["schedule"]))
+        ticket = await db.scalar(select(m.Ticket).where(m.Ticket.uuid == ids["ticket"]))
     assert schedule is not None and schedule.enabled
+    assert ticket is not None and ticket.status == "open"
     assert len(walked) > 50
 
 

@@ -109,11 +109,7 @@ def claim(tx: Tx, contact_id: int, owner: str, until: datetime, now: datetime) -
 
 def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
     contact_id = int(row[0])
-    groups = tx.execute(
-        "SELECT g.uuid, g.name FROM groups g JOIN contact_groups cg ON cg.group_id = g.id "
-        "WHERE cg.contact_id = :id ORDER BY g.id",
-        {"id": contact_id},
-    )
+    groups, urns, ticket = _belongings(tx, contact_id)
     fields = tx.read_json(row[7]) or {}
     contact = Contact(
         id=contact_id,
@@ -125,8 +121,10 @@ def _read_work(tx: Tx, row: tuple[Any, ...], now: datetime) -> Claim:
         language=row[6],
         fields={str(k): str(v) for k, v in fields.items()},
         groups=[Group(uuid=u, name=n) for u, n in groups],
+        urns=urns,
+        ticket=ticket,
     )
-    session = waiting_session(tx, contact_id)
+    session = waiting_session(tx, contact_id, contact)
     # Held messages and due sends in one read: each is a round trip on PostgreSQL.
     inbound: list[Pending] = []
     outbound: list[Queued] = []
@@ -242,14 +240,56 @@ def claim_some(tx: Tx, contact_ids: list[int], lease: LeaseRequest) -> dict[int,
     return claims
 
 
-def waiting_session(tx: Tx, contact_id: int) -> Session | None:
-    """The contact's session that waits (the newest, should there be more)."""
+def waiting_session(tx: Tx, contact_id: int, contact: Contact | None = None) -> Session | None:
+    """The contact's session that waits (the newest, should there be more). Its contact's
+    addresses and open ticket are as the rows have them now (``contact``'s, when the caller
+    just read them): staff may have closed the ticket, or another contact taken an address,
+    while the session waited."""
     row = tx.one(
         "SELECT state FROM sessions WHERE contact_id = :id AND status = 'waiting' "
         "ORDER BY id DESC LIMIT 1",
         {"id": contact_id},
     )
-    return Session.model_validate(tx.read_json(row[0])) if row else None
+    if row is None:
+        return None
+    session = Session.model_validate(tx.read_json(row[0]))
+    if contact is None:
+        _, urns, ticket = _belongings(tx, contact_id, groups=False)
+    else:
+        urns, ticket = contact.urns, contact.ticket
+    session.contact.urns = list(urns)
+    session.contact.ticket = ticket
+    return session
+
+
+def _belongings(
+    tx: Tx, contact_id: int, *, groups: bool = True
+) -> tuple[list[tuple[str, str]], list[str], str | None]:
+    """The contact's groups (uuid, name), extra URNs and open ticket, in one read: each read
+    is a round trip on PostgreSQL."""
+    found: list[tuple[str, str]] = []
+    urns: list[str] = []
+    ticket: str | None = None
+    parts = [
+        "SELECT 'u', scheme, path, id FROM contact_urns WHERE contact_id = :id",
+        "SELECT 't', uuid, '', id FROM tickets WHERE contact_id = :id AND status = 'open'",
+    ]
+    if groups:
+        parts.insert(
+            0,
+            "SELECT 'g', g.uuid, g.name, g.id FROM groups g JOIN contact_groups cg "
+            "ON cg.group_id = g.id WHERE cg.contact_id = :id",
+        )
+    for kind, first, second, _ in tx.execute(
+        " UNION ALL ".join(parts) + " ORDER BY 1, 4", {"id": contact_id}
+    ):
+        if kind == "g":
+            found.append((str(first), str(second)))
+        elif kind == "u":
+            urns.append(f"{first}:{second}")
+        else:
+            ticket = str(first)
+    return found, urns, ticket
 
 
 def claim_many(

@@ -140,6 +140,10 @@ def _save_one(tx: Tx, org: int, w: SprintWrite, out_status: str) -> list[str]:
             _save_start_request(tx, org, session, event)
         elif isinstance(event, ev.BroadcastCreated):
             _save_broadcast(tx, org, session, event, w.channel, now)
+        elif isinstance(event, ev.ContactURNsChanged):
+            _save_urn(tx, org, session, event.added, now)
+        elif isinstance(event, ev.TicketOpened):
+            _save_ticket(tx, org, contact, event, now)
     out: list[str] = []
     for event in w.events:
         if isinstance(event, ev.MsgOut):
@@ -297,11 +301,51 @@ def _save_start_request(
         new_broadcast(tx, org, event.flow, target=target, send_at=now, created_by=by)
 
 
+def _save_urn(tx: Tx, org: int, session: Session, urn: str, now: Any) -> None:
+    """An address is one contact's in an organisation: one another contact had moves to this
+    one, as RapidPro moves it (the flow just heard the contact give it as theirs)."""
+    scheme, _, path = urn.partition(":")
+    tx.execute(
+        "INSERT INTO contact_urns (organization_id, contact_id, scheme, path, created_at) "
+        "VALUES (:org, :contact, :scheme, :path, :now) ON CONFLICT (organization_id, scheme, "
+        "path) DO UPDATE SET contact_id = excluded.contact_id",
+        {"org": org, "contact": session.contact.id, "scheme": scheme, "path": path, "now": now},
+    )
+
+
+def _save_ticket(tx: Tx, org: int, contact: Contact, event: ev.TicketOpened, now: Any) -> None:
+    # The uuid comes from the step: a step done again after a crash opens no second ticket.
+    tx.execute(
+        "INSERT INTO tickets (uuid, organization_id, contact_id, topic, body, assignee, status, "
+        "flow_uuid, opened_at) VALUES (:uuid, :org, :contact, :topic, :body, :assignee, 'open', "
+        ":flow, :now) ON CONFLICT (uuid) DO NOTHING",
+        {
+            "uuid": event.uuid,
+            "org": org,
+            "contact": contact.id,
+            "topic": event.topic,
+            "body": event.body,
+            "assignee": event.assignee,
+            "flow": event.flow_uuid,
+            "now": now,
+        },
+    )
+
+
 def _urn_contacts(tx: Tx, org: int, urns: list[str], now: Any) -> list[str]:
-    """The uuids of the contacts with these urns; one nobody has written from yet becomes a
-    contact now, as a message from it would make one."""
+    """The uuids of the contacts with these urns (their own, or one a flow added); one nobody
+    has written from yet becomes a contact now, as a message from it would make one."""
     uuids = []
     for urn in urns:
+        scheme, _, path = urn.partition(":")
+        added = tx.one(
+            "SELECT c.uuid FROM contact_urns u JOIN contacts c ON c.id = u.contact_id "
+            "WHERE u.organization_id = :org AND u.scheme = :scheme AND u.path = :path",
+            {"org": org, "scheme": scheme, "path": path},
+        )
+        if added is not None:
+            uuids.append(str(added[0]))
+            continue
         tx.execute(
             "INSERT INTO contacts (uuid, organization_id, urn, fields, status, created_at, "
             "updated_at) VALUES (:uuid, :org, :urn, :fields, 'active', :now, :now) "
