@@ -26,13 +26,17 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The embedded model's acceptance runs (-m slow: a few CPU-minutes on one thread) go alongside
-# the rest, which mostly waits on its servers; their report follows the main one.
+# Most tests wait on real servers, browsers and stand-ins rather than the CPU: three worker
+# processes (pytest-xdist, each with its own PostgreSQL database) on a 2-core machine. The
+# embedded model's acceptance runs (-m slow: a few CPU-minutes on one thread) go alongside;
+# their report follows the main one.
+TEST_WORKERS ?= 3
+
 test: lint
 	@rm -f .pytest-slow.rc
 	( $(BIN)/pytest -m slow -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-slow \
 		> .pytest-slow.log 2>&1; echo $$? > .pytest-slow.rc ) & \
-	$(BIN)/pytest -m "not slow"; rest=$$?; wait; \
+	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS) --dist worksteal; rest=$$?; wait; \
 	echo "--- the slow tests (-m slow):"; cat .pytest-slow.log; \
 	exit $$(( rest || $$(cat .pytest-slow.rc) ))
 

@@ -61,6 +61,16 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        # The free port was free when chosen: a test in another worker may bind it before this
+        # server does, and then the server goes on another.
+        for _ in range(3):
+            if self._start():
+                return
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+        raise AssertionError(f"no free port for the server:\n{self.logs()}")
+
+    def _start(self) -> bool:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [str(SUTRA), "serve", "--port", str(self.port)],
@@ -71,13 +81,17 @@ class ServerProcess:
         )
 
         def healthy() -> bool:
-            assert self.proc is not None and self.proc.poll() is None, self.logs()
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                assert "address already in use" in self.logs(), self.logs()
+                return True
             try:
                 return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
                 return False
 
         wait_for(healthy, 30, "the server to start")
+        return self.proc.poll() is None
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
