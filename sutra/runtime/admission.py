@@ -8,10 +8,11 @@ burst from slowing another's replies:
   however full the process is, and waiting contacts start in turns across organisations.
 - **The loop's pace.** A burst of GPT answers is CPU-bound: hundreds of contacts in hand make
   every step of every contact wait its turn on the event loop, so a quiet organisation's one
-  message takes seconds. The loop's lateness is measured (``adapt``); while it is late, the
-  contacts any one organisation may hold shrink (never below ``org_in_flight``), and they grow
-  back while the loop keeps up and some organisation waits for them. The burst still goes as
-  fast as the CPU allows.
+  message takes seconds. The loop's lateness is measured (``adapt``); while it is late and
+  more than one organisation has contacts here, the contacts any one organisation may hold
+  shrink (never below ``org_in_flight``), and they grow back while the loop keeps up (or one
+  organisation is alone) and some organisation waits for them. The burst still goes as fast as
+  the CPU allows.
 
 >>> gate = Admission(max_in_flight=4, org_in_flight=1)
 >>> for contact in (11, 12, 13, 14, 15):
@@ -129,10 +130,17 @@ class Admission:
     def adapt(self, lag: float) -> None:
         """The event loop ran ``lag`` seconds late: fewer contacts per organisation while it is
         late, more again once it keeps up."""
-        if lag > LATE:
+        shared = self._shared()
+        if lag > LATE and shared:
             self.org_limit = max(self.org_in_flight, int(self.org_limit * 0.75))
-        elif lag < ON_TIME and self.org_limit < self.max_in_flight and self._held_back():
-            self.org_limit = min(self.max_in_flight, self.org_limit + 2)
+        elif (lag < ON_TIME or not shared) and self._held_back():
+            self.org_limit = min(self.max_in_flight, self.org_limit + self.org_limit // 4 + 2)
+
+    def _shared(self) -> bool:
+        """More than one organisation has contacts here: alone, a burst holds back no one."""
+        orgs = set(self._per_org)
+        orgs.update(org for org in self._ready if org is not None)
+        return len(orgs) > 1
 
     def _held_back(self) -> bool:
         """Some organisation has contacts waiting only because of ``org_limit``."""
