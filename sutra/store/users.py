@@ -11,6 +11,7 @@ the account and setting a new password, so each takes effect on the next request
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -36,9 +37,14 @@ LAST_SEEN_EVERY = timedelta(minutes=1)
 # argon2-cffi's defaults (argon2id, RFC 9106's low-memory profile): kept in one place so that a
 # later change of parameters rehashes old passwords at their next sign-in.
 _hasher = PasswordHasher()
+
+
 # Checked against when the email is unknown, so that a wrong address takes as long to refuse as
 # a wrong password and response times do not tell which addresses have accounts.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# Made at the first such check, not at import: every `sutra` command imports this module.
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class UserError(ValueError):
@@ -173,7 +179,7 @@ async def authenticate(
     """The active user with this email and password, else None (whichever of them was wrong)."""
     async with sessions() as db:
         user = await db.scalar(select(m.User).where(m.User.email == normalize_email(email)))
-    stored = user.password_hash if user is not None else _DUMMY_HASH
+    stored = user.password_hash if user is not None else _dummy_hash()
     ok = await asyncio.to_thread(verify_password, stored, password)
     if user is None or not ok or not user.is_active:
         return None
