@@ -553,6 +553,9 @@ class Message(Base):
         Index("ix_messages_contact_id_created_at", "contact_id", "created_at"),
         Index("ix_messages_organization_id_created_at", "organization_id", "created_at"),
         Index("ix_messages_direction_status", "direction", "status"),
+        # A contact's messages still to handle or send, read at every claim and release: without
+        # it SQLite's planner takes the index above and walks every outbound message ever sent.
+        Index("ix_messages_contact_id_direction_status", "contact_id", "direction", "status"),
         # A broadcast's progress reads its sessions' messages.
         Index("ix_messages_session_uuid", "session_uuid"),
     )

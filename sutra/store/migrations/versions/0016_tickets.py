@@ -1,7 +1,7 @@
 """Contacts' extra URNs (``add_contact_urn``) and tickets (``open_ticket``).
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 """
 
 from collections.abc import Sequence
