@@ -50,4 +50,5 @@ bench: setup
 	$(BIN)/python bench/server.py $(if $(SUTRA_TEST_POSTGRES_URL),--database $(SUTRA_TEST_POSTGRES_URL))
 	$(BIN)/python bench/faults.py $(if $(SUTRA_TEST_POSTGRES_URL),--database $(SUTRA_TEST_POSTGRES_URL))
 	$(BIN)/python bench/broadcast.py
+	$(BIN)/python bench/fairness.py
 	$(BIN)/python bench/retrieval.py
