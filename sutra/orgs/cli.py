@@ -30,7 +30,9 @@ def _die(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _run(work: Any) -> Any:
+def _run(work: Any, errors: tuple[type[Exception], ...] = (store.OrgError,)) -> Any:
+    """``work(sessions)`` against the migrated database; any of ``errors`` ends the command
+    with its message (exit status 2)."""
     from sutra.store.db import create_async_engine_for, create_session_factory, migrate
 
     async def run() -> Any:
@@ -43,7 +45,7 @@ def _run(work: Any) -> Any:
 
     try:
         return asyncio.run(run())
-    except store.OrgError as exc:
+    except errors as exc:
         raise _die(str(exc)) from None
 
 

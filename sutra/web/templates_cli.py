@@ -8,7 +8,6 @@ bar; ``sutra templates list`` shows what is stored.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import typer
@@ -18,36 +17,19 @@ from rich.table import Table
 
 from sutra.channels.templates import TemplateError
 from sutra.orgs import DEFAULT_ORG
+from sutra.orgs.cli import _run as run_sessions
+from sutra.orgs.cli import err
 from sutra.orgs.store import OrgError
 
 templates_app = typer.Typer(
     help="WhatsApp message templates (HSM) of an organisation.", no_args_is_help=True
 )
 out = Console()
-err = Console(stderr=True)
 Org = Annotated[int, typer.Option(help="The organisation (its id: sutra org list)")]
 
 
-def _die(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(2)
-
-
 def _run(work: Any) -> Any:
-    from sutra.store.db import create_async_engine_for, create_session_factory, migrate
-
-    async def run() -> Any:
-        await asyncio.to_thread(migrate)
-        engine = create_async_engine_for()
-        try:
-            return await work(create_session_factory(engine))
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except (TemplateError, OrgError) as exc:
-        raise _die(str(exc)) from None
+    return run_sessions(work, (TemplateError, OrgError))
 
 
 @templates_app.command("sync")
