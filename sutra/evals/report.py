@@ -59,11 +59,26 @@ def _percentile(values: Sequence[float], share: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def questions(rows: Sequence[EvalGoldenRow], results: Sequence[EvalResult]) -> list[dict[str, Any]]:
-    """One entry per golden question: its repeats' answers and the mean score and spread."""
+def _by_position(results: Sequence[EvalResult]) -> dict[int, list[EvalResult]]:
     by_position: dict[int, list[EvalResult]] = defaultdict(list)
     for result in results:
         by_position[result.position].append(result)
+    return by_position
+
+
+def _exact_scores(data: RunData) -> dict[str, float | None]:
+    """Each question's unrounded mean score, by its normalized text: what comparisons add up,
+    so a comparison's overall mean is the run's own mean, not a sum of rounded parts."""
+    by_position = _by_position(data.results)
+    return {
+        normalize(row.question): _mean(r.score for r in by_position.get(row.position, []))
+        for row in data.rows
+    }
+
+
+def questions(rows: Sequence[EvalGoldenRow], results: Sequence[EvalResult]) -> list[dict[str, Any]]:
+    """One entry per golden question: its repeats' answers and the mean score and spread."""
+    by_position = _by_position(results)
     out = []
     for row in rows:
         answers = sorted(by_position.get(row.position, []), key=lambda r: r.repeat)
@@ -193,13 +208,14 @@ def compare(a: RunData, b: RunData, *, change: float = DEFAULT_CHANGE) -> dict[s
     by their text, so two versions of a golden set compare too), overall and per category."""
     before = {normalize(q["question"]): q for q in questions(a.rows, a.results)}
     after = {normalize(q["question"]): q for q in questions(b.rows, b.results)}
+    exact_a, exact_b = _exact_scores(a), _exact_scores(b)
     items = []
     for key in list(before) + [k for k in after if k not in before]:
         old, new = before.get(key), after.get(key)
         shown = new or old
         assert shown is not None
-        score_a = old["score"] if old else None
-        score_b = new["score"] if new else None
+        score_a = exact_a.get(key) if old else None
+        score_b = exact_b.get(key) if new else None
         delta = None if score_a is None or score_b is None else round(score_b - score_a, 4)
         if old is None:
             status = "new"
@@ -218,8 +234,9 @@ def compare(a: RunData, b: RunData, *, change: float = DEFAULT_CHANGE) -> dict[s
                 "question": shown["question"],
                 "category": shown["category"] or NO_CATEGORY,
                 "expected": shown["expected"],
-                "a": score_a,
-                "b": score_b,
+                "a": _round(score_a),
+                "b": _round(score_b),
+                "exact": (score_a, score_b),
                 "delta": delta,
                 "status": status,
                 "answer_a": _first_answer(old),
@@ -230,20 +247,24 @@ def compare(a: RunData, b: RunData, *, change: float = DEFAULT_CHANGE) -> dict[s
     by_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in both:
         by_category[item["category"]].append(item)
+    overall = _totals(both)
+    categories = {name: _totals(found) for name, found in sorted(by_category.items())}
+    for item in items:
+        del item["exact"]
     return {
         "a": run_json(a.run, _label(a)),
         "b": run_json(b.run, _label(b)),
         "change": change,
-        "overall": _totals(both),
-        "categories": {name: _totals(found) for name, found in sorted(by_category.items())},
+        "overall": overall,
+        "categories": categories,
         # Biggest moves first: what to look at.
         "questions": sorted(items, key=lambda i: -abs(i["delta"] or 0)),
     }
 
 
 def _totals(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    mean_a = _mean(i["a"] for i in items)
-    mean_b = _mean(i["b"] for i in items)
+    mean_a = _mean(i["exact"][0] for i in items)
+    mean_b = _mean(i["exact"][1] for i in items)
     return {
         "questions": len(items),
         "a": _round(mean_a),
