@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -87,21 +88,81 @@ def _open(server: Server, graph: WatchedGraphAPI, numbers: list[str], *, b: bool
     opened.wait(900)
 
 
+class Asked:
+    """When each of B's questions reached B's model (its stand-in), by the question's number:
+    a reply's latency splits into the wait before its GPT call and the work after it."""
+
+    def __init__(self) -> None:
+        self.at: dict[int, float] = {}
+
+    def reply(self, body: dict) -> Reply:
+        found = re.search(re.escape(QUESTION) + r"(\d+)", json.dumps(body.get("messages", [])))
+        if found:
+            self.at.setdefault(int(found.group(1)), time.monotonic())
+        return Reply("B's answer")
+
+
+QUESTION = "Why is the sky blue, number "
+
+
 def _b_latencies(
-    server: Server, graph: WatchedGraphAPI, numbers: list[str], stop: threading.Event | None
-) -> list[tuple[float, float]]:
+    server: Server,
+    graph: WatchedGraphAPI,
+    numbers: list[str],
+    stop: threading.Event | None,
+    asked: Asked,
+    first: int,
+) -> list[tuple[float, float, float | None]]:
     """One of B's contacts asks each second (until ``stop``, if given): when each asked
-    (monotonic) and its reply latency."""
+    (monotonic), its reply latency, and how long it waited for its GPT call (if seen)."""
     latencies = []
-    for number in numbers:
+    for i, number in enumerate(numbers, start=first):
         if stop is not None and stop.is_set():
             break
         answered = graph.expect([number], 2)
         tick = time.monotonic()
-        (result,) = _post(server, [_b_request(server, number, "Why is the sky blue?")], 1)
-        latencies.append((result.sent, answered.wait(120) - result.sent))
+        (result,) = _post(server, [_b_request(server, number, f"{QUESTION}{i}?")], 1)
+        latency = answered.wait(120) - result.sent
+        reached = asked.at.get(i)
+        latencies.append((result.sent, latency, None if reached is None else reached - result.sent))
         time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
     return latencies
+
+
+def _lag_buckets(server: Server) -> dict[float, float]:
+    """The loop-lag histogram's cumulative counts, by upper bound."""
+    buckets = {}
+    for line in server.metrics().splitlines():
+        if line.startswith("sutra_loop_lag_seconds_bucket"):
+            bound = line.split('le="')[1].split('"')[0]
+            buckets[float(bound)] = float(line.split()[-1])
+    return buckets
+
+
+def _lag_quantile(before: dict[float, float], after: dict[float, float], share: float) -> float:
+    """The bucket bound under which ``share`` of the lags measured between the two lie."""
+    counts = {bound: after[bound] - before.get(bound, 0.0) for bound in sorted(after)}
+    total = counts.get(float("inf"), 0.0)
+    for bound, count in counts.items():
+        if total and count >= share * total:
+            return bound
+    return float("nan")
+
+
+def _watch(server: Server, stop: threading.Event, seen: list[str]) -> None:
+    """Every 2 s: the process's admission state (printed with FAIRNESS_VERBOSE=1)."""
+    names = ("sutra_admission_org_limit", "sutra_contacts_in_flight", "sutra_contacts_waiting")
+    started = time.monotonic()
+    while not stop.wait(2.0):
+        values = {
+            line.split()[0]: float(line.split()[-1])
+            for line in server.metrics().splitlines()
+            if line.split(" ")[0] in names
+        }
+        seen.append(
+            f"{time.monotonic() - started:6.1f} s  org limit {values.get(names[0], 0):4.0f}  "
+            f"in flight {values.get(names[1], 0):4.0f}  waiting {values.get(names[2], 0):5.0f}"
+        )
 
 
 def _p(values: list[float], fraction: float) -> float:
@@ -126,7 +187,8 @@ def main() -> None:
         OpenAIStubServer(api_key=B_KEY, delay=args.llm_delay) as b_llm,
     ):
         a_llm.respond(lambda body: Reply("A's answer"))
-        b_llm.respond(lambda body: Reply("B's answer"))
+        asked = Asked()
+        b_llm.respond(asked.reply)
         graph.add_number(B_NUMBER, B_TOKEN)
         if args.database:
             reset_schema(args.database)
@@ -142,49 +204,66 @@ def main() -> None:
             _open(server, graph, crowd, b=False)
             _open(server, graph, b_quiet + b_busy, b=True)
 
-            quiet = [latency for _, latency in _b_latencies(server, graph, b_quiet, None)]
+            alone = _b_latencies(server, graph, b_quiet, None, asked, 0)
 
             answered = graph.expect(crowd, 2)
             stop = threading.Event()
-            beside: list[tuple[float, float]] = []
+            beside: list[tuple[float, float, float | None]] = []
             b_thread = threading.Thread(
-                target=lambda: beside.extend(_b_latencies(server, graph, b_busy, stop))
+                target=lambda: beside.extend(
+                    _b_latencies(server, graph, b_busy, stop, asked, len(b_quiet))
+                )
             )
             questions = [
                 webhook_request(SECRET, whatsapp_text_payload(n, "Why is rain wet?"), server.port)
                 for n in crowd
             ]
+            lag_before = _lag_buckets(server)
+            seen: list[str] = []
+            watcher = threading.Thread(target=_watch, args=(server, stop, seen), daemon=True)
             started = time.monotonic()
             b_thread.start()
+            watcher.start()
             run(server.port, questions, 50)
             a_in = time.monotonic()  # every one of A's webhooks acknowledged
             a_took = answered.wait(1800) - started
             stop.set()
             b_thread.join()
+            lag_after = _lag_buckets(server)
         finally:
             server.stop()
 
-    busy = [latency for _, latency in beside]
-    arriving = [latency for sent, latency in beside if sent < a_in]
-    worked = [latency for sent, latency in beside if sent >= a_in]
+    quiet = [latency for _, latency, _ in alone]
+    busy = [latency for _, latency, _ in beside]
     rows = [
-        ("B alone", quiet),
-        (f"B beside A's burst of {args.burst:,}", busy),
-        ("  while A's webhooks arrive", arriving),
-        ("  after, while A's answers are made", worked),
+        ("B alone", alone),
+        (f"B beside A's burst of {args.burst:,}", beside),
+        ("  while A's webhooks arrive", [b for b in beside if b[0] < a_in]),
+        ("  after, while A's answers are made", [b for b in beside if b[0] >= a_in]),
     ]
-    for label, values in rows:
+    for label, measured in rows:
+        values = [latency for _, latency, _ in measured]
+        waits = [wait for _, _, wait in measured if wait is not None]
         if values:
+            before = f"  before GPT p50 {_p(waits, 0.5):6.3f} p99 {_p(waits, 0.99):6.3f}"
             print(
                 f"{label:38} p50 {_p(values, 0.5):6.3f} s  p99 {_p(values, 0.99):6.3f} s  "
-                f"({len(values)} questions)"
+                f"({len(values)} questions){before if waits else ''}"
             )
+    if os.environ.get("FAIRNESS_VERBOSE"):
+        print("\n".join(seen))
+    print(
+        "the server's event loop late during the burst: "
+        f"p50 <= {_lag_quantile(lag_before, lag_after, 0.5) * 1000:g} ms, "
+        f"p99 <= {_lag_quantile(lag_before, lag_after, 0.99) * 1000:g} ms"
+    )
     ratio = _p(busy, 0.99) / _p(quiet, 0.99)
     print(
         f"A's webhooks in after {a_in - started:.1f} s, its answers after {a_took:.1f} s "
         f"({args.burst / a_took:.0f} answers/s); B's p99 ratio {ratio:.2f} (target <= 1.5)"
     )
     figures = {"b_quiet_p99": _p(quiet, 0.99), "b_busy_p99": _p(busy, 0.99), "ratio": ratio}
+    worked = [latency for sent, latency, _ in beside if sent >= a_in]
     if worked:
         figures["b_after_webhooks_p99"] = _p(worked, 0.99)
     print(json.dumps({**figures, "a_seconds": a_took}))

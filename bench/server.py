@@ -86,12 +86,14 @@ class Server:
         headers = {"Authorization": f"Bearer {API_TOKEN}"}
         return httpx.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)  # type: ignore[arg-type]
 
-    def handled(self) -> float:
+    def metrics(self) -> str:
         headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
-        text = httpx.get(f"{self.url}/metrics", headers=headers, timeout=10).text
+        return httpx.get(f"{self.url}/metrics", headers=headers, timeout=10).text
+
+    def handled(self) -> float:
         return sum(
             float(line.split()[-1])
-            for line in text.splitlines()
+            for line in self.metrics().splitlines()
             if line.startswith("sutra_messages_handled_total")
         )
 

@@ -368,7 +368,7 @@ def serve(
     # Each process paces its sends to its share of the number's messaging limit.
     os.environ["SUTRA_WORKERS"] = str(workers)
     uvicorn.run(
-        "sutra.web.app:create_app",
+        "sutra.web.app:serve_app",
         factory=True,
         host=host,
         port=port,

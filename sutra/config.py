@@ -167,6 +167,10 @@ class ServerSettings(BaseSettings):
     # ...except that each organisation may always work this many of its own at once, so
     # another organisation's burst filling the process never makes its next message wait.
     sutra_org_in_flight: int = Field(default=8, ge=1)
+    # While several organisations have contacts in hand, how many of those contacts may use
+    # the process's CPU at once (the others wait on a model or a provider meanwhile): few, so
+    # that a quiet organisation's next step never queues behind a burst's.
+    sutra_working_turns: int = Field(default=8, ge=1)
     # Request bodies over these are refused (413) as they arrive, before they fill memory:
     # channel webhooks (Meta's are a few KB), flow files (import, editor saves), contact CSV
     # uploads, the rest.

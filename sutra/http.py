@@ -16,6 +16,8 @@ import httpx
 from aiohttp.abc import AbstractResolver
 from httpx_aiohttp import AiohttpTransport
 
+from sutra.runtime.working import away
+
 
 class _Transport(AiohttpTransport):
     """httpx-aiohttp reports a refused connection as a connect *timeout*; callers tell "could
@@ -38,6 +40,13 @@ class _Transport(AiohttpTransport):
         return aiohttp.ClientSession(connector=connector)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # Waiting on the other end is when a contact gives its CPU turn away: what the
+        # caller does before and after (an SDK building the request, reading the answer)
+        # is CPU work, done in turn (see sutra.runtime.working).
+        async with away():
+            return await self._exchange(request)
+
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
         try:
             return await self._handle(request)
         except httpx.TransportError as exc:

@@ -19,6 +19,7 @@ from sutra.llm.base import Completion, LLMError, Usage
 from sutra.llm.usage import Limits, UsageStore, cost_of
 from sutra.orgs import DEFAULT_ORG
 from sutra.orgs.fairshare import llm_share
+from sutra.runtime.working import away
 from sutra.store import models as m
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,10 @@ async def complete(
             config.llm_org_concurrency, config.llm_org_burst, config.llm_max_concurrent
         )
         # A call with no organisation (a CLI tool) shares the default organisation's part.
-        async with share.slot(Caller.of(call).organization_id or 1):
+        org = Caller.of(call).organization_id or 1
+        async with away():  # waiting for the organisation's share uses no CPU
+            await share.acquire(org)
+        try:
             completion = await provider.complete(
                 messages,
                 model=model,
@@ -169,6 +173,8 @@ async def complete(
                 response_format=response_format,
                 max_tokens=max_tokens,
             )
+        finally:
+            share.release(org)
     except LLMError as exc:
         raise FunctionError(exc.reason, status=exc.status) from exc
     await spent(call, completion.usage, function=function)

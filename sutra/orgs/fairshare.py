@@ -38,6 +38,11 @@ class FairShare:
     def running(self, org: int) -> int:
         return self._running.get(org, 0)
 
+    def set_total(self, total: int | None) -> None:
+        """Change the room for all (those above a lower one keep theirs until they release)."""
+        self.total = total
+        self._grant()
+
     def _all(self) -> int:
         return sum(self._running.values())
 

@@ -37,6 +37,7 @@ from sutra.runtime.admission import Admission
 from sutra.runtime.media import MediaStore
 from sutra.runtime.pacing import Pacer
 from sutra.runtime.runner import Outcome, Runner, Send, stored_any
+from sutra.runtime.working import Working, away
 from sutra.store import work
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class Pipeline:
         unit_attempts: int = 3,
         max_in_flight: int = 256,
         org_in_flight: int = 8,
+        working_turns: int = 16,
         doubt_seconds: float = 30.0,
         send_timeout: float = 60.0,
         pacers: dict[str, Pacer] | None = None,
@@ -80,6 +82,7 @@ class Pipeline:
         self.unit_attempts = unit_attempts
         self.max_in_flight = max_in_flight
         self.admission = Admission(max_in_flight=max_in_flight, org_in_flight=org_in_flight)
+        self.working = Working(turns=working_turns)
         self.doubt_seconds = doubt_seconds
         # However slowly a provider drips its answer (the HTTP client's timeouts are per read,
         # so a byte every few seconds would hold the contact for ever).
@@ -260,8 +263,13 @@ class Pipeline:
         while True:
             before = loop.time()
             await asyncio.sleep(every)
-            self.admission.adapt(loop.time() - before - every)
+            lag = loop.time() - before - every
+            self.admission.adapt(lag)
             self._admit()
+            metrics.LOOP_LAG.observe(lag)
+            metrics.ORG_LIMIT.set(self.admission.org_limit)
+            metrics.IN_FLIGHT.set(self.admission.running)
+            metrics.WAITING.set(self.admission.waiting)
 
     async def _renew_forever(self) -> None:
         # A short lease, renewed while we work: a long LLM call keeps the contact, and if this
@@ -284,16 +292,17 @@ class Pipeline:
                 )
             if claim is not None:
                 self.admission.known(contact_id, claim.organization_id)
-            while claim is not None:
-                await self._work(claim)
-                claim = await self.db.run(
-                    work.finish,
-                    contact_id,
-                    self.owner,
-                    runner.unrecorded.pop(contact_id, []),
-                    self._until(),
-                    runner.now(),
-                )
+                async with self.working.turn(claim.organization_id):
+                    while claim is not None:
+                        await self._work(claim)
+                        claim = await self.db.run(
+                            work.finish,
+                            contact_id,
+                            self.owner,
+                            runner.unrecorded.pop(contact_id, []),
+                            self._until(),
+                            runner.now(),
+                        )
         except Exception:
             log.exception("processing contact %s failed", contact_id)
             # Let go, keeping what was sent: the sweeper retries the rest, and other contacts
@@ -365,7 +374,8 @@ class Pipeline:
             wait = since + timedelta(seconds=self.doubt_seconds)
             deadline = loop.time() + (wait - self.runner.now()).total_seconds()
             while loop.time() < deadline:
-                await asyncio.sleep(min(1.0, max(0.0, deadline - loop.time())))
+                async with away():
+                    await asyncio.sleep(min(1.0, max(0.0, deadline - loop.time())))
                 if await self.db.run(work.message_status, queued.uuid) != "sending":
                     self._sent(contact, queued.uuid)
                     return
@@ -493,7 +503,8 @@ class Pipeline:
             return
         pacer = self._pacer(org, channel_name)
         if pacer is not None:
-            await pacer.wait(urgent=_replying.get())
+            async with away():
+                await pacer.wait(urgent=_replying.get())
         try:
             async with asyncio.timeout(self.send_timeout):
                 result = await channel.send(message)

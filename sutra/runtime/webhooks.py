@@ -160,7 +160,10 @@ async def _function(
     logged["body"] = fields
     call = FunctionCall(fields=fields, services=services)
     try:
-        result = await asyncio.wait_for(spec.impl(call), timeout=settings.function_timeout)
+        # In this task (wait_for would start another): the call's waits give the contact's
+        # CPU turn away (sutra.runtime.working), which only the task holding it can.
+        async with asyncio.timeout(settings.function_timeout):
+            result = await spec.impl(call)
     except (FunctionError, LLMError) as exc:
         return _failure(exc.status, exc.reason), logged, None, call.usage
     except TimeoutError:

@@ -82,9 +82,10 @@ async def _accept(
     pipeline = state.pipeline
     # One unit of work for the whole payload, durable before the provider hears 200; it also
     # takes the contacts this process has room for, with their work, saving a round trip.
-    stored_flags, claims = await state.runner.db.run(
-        _store, org, arrivals, channel, updates, pipeline.lease_request(org)
-    )
+    async with pipeline.working.turn(org):
+        stored_flags, claims = await state.runner.db.run(
+            _store, org, arrivals, channel, updates, pipeline.lease_request(org)
+        )
     stored = 0
     for contact_id, was_stored in stored_flags:
         if was_stored:
