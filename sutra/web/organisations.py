@@ -96,7 +96,8 @@ class OrganisationIn(BaseModel):
         try:
             SettingsUpdate(timezone=value)
         except ValidationError as exc:
-            raise ValueError(str(exc.errors()[0]["ctx"]["error"])) from None
+            first = exc.errors()[0]
+            raise ValueError(str(first.get("ctx", {}).get("error", first["msg"]))) from None
         return value
 
 
