@@ -131,6 +131,9 @@ class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     sutra_api_token: SecretStr | None = None
+    # The platform administrator's bearer token for /api/v1/organisations (every organisation
+    # of the install); unset, those routes answer only the platform administrator's browser.
+    sutra_platform_token: SecretStr | None = None
     whatsapp_access_token: SecretStr | None = None
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None

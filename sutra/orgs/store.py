@@ -90,9 +90,15 @@ async def set_active(sessions: Sessions, organization_id: int, active: bool) -> 
             raise OrgError(f"no organisation {organization_id}", 404)
         org.is_active = active
         if not active:
-            # Its numbers are free for nobody else, but no longer routed to it.
+            # Its numbers are free for nobody else, but no longer routed to it. Its staff's
+            # browsers stop; the platform administrator's (who may have disabled it from
+            # inside) go on in another organisation.
+            platform = select(m.User.id).where(m.User.is_platform_admin.is_(True))
             await db.execute(
-                delete(m.WebSession).where(m.WebSession.organization_id == organization_id)
+                delete(m.WebSession).where(
+                    m.WebSession.organization_id == organization_id,
+                    m.WebSession.user_id.not_in(platform),
+                )
             )
     return org
 

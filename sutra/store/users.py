@@ -214,6 +214,7 @@ class LiveSession:
     csrf: str
     # The organisation the browser last switched to (None: the user's first).
     organization_id: int | None = None
+    is_platform_admin: bool = False
 
 
 def _token_hash(token: str) -> str:
@@ -269,7 +270,15 @@ async def session_user(
             await db.execute(
                 update(m.WebSession).where(m.WebSession.id == web.id).values(last_seen_at=now)
             )
-    return LiveSession(web.id, user.id, user.email, user.name, web.csrf, web.organization_id)
+    return LiveSession(
+        web.id,
+        user.id,
+        user.email,
+        user.name,
+        web.csrf,
+        web.organization_id,
+        bool(user.is_platform_admin),
+    )
 
 
 async def end_session(sessions: async_sessionmaker[AsyncSession], token: str) -> None:

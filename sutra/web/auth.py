@@ -83,6 +83,8 @@ class SignedIn:
     organization_id: int = 1
     role: str = "admin"
     places: tuple[tuple[int, str, str], ...] = ()
+    # May manage every organisation of the install (the /organisations page).
+    platform: bool = False
 
     @property
     def can_change(self) -> bool:
@@ -191,6 +193,7 @@ async def _verify(request: Request) -> SignedIn | None:
         organization_id=here.organization_id,
         role=role,
         places=tuple((p.organization_id, p.name, p.role) for p in places),
+        platform=live.is_platform_admin,
     )
 
 
@@ -219,15 +222,19 @@ async def page_user(request: Request) -> SignedIn:
     return user
 
 
+def check_csrf(request: Request, user: SignedIn) -> None:
+    given = request.headers.get(CSRF_HEADER, "")
+    if not user.csrf or not hmac.compare_digest(given.encode(), user.csrf.encode()):
+        raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header")
+
+
 async def api_user(request: Request) -> SignedIn:
     """For the JSON endpoints pages call: the user, else 401; CSRF-checked unless read-only."""
     user = await current_user(request)
     if user is None:
         raise HTTPException(401, "sign in first (/login)")
     if request.method not in SAFE_METHODS:
-        given = request.headers.get(CSRF_HEADER, "")
-        if not user.csrf or not hmac.compare_digest(given.encode(), user.csrf.encode()):
-            raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header")
+        check_csrf(request, user)
         if not user.can_change and request.url.path not in VIEWER_MAY_POST:
             raise HTTPException(403, "a viewer cannot change anything in this organisation")
     await app_state(request)

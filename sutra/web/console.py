@@ -25,10 +25,16 @@ PAGE_API = "/console/api"
 class Mirror:
     """Routes added to both the REST API and the pages' JSON API."""
 
-    def __init__(self, tag: str) -> None:
-        self.api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)], tags=[tag])
+    def __init__(
+        self,
+        tag: str,
+        *,
+        api_auth: Callable[..., Any] = require_token,
+        page_auth: Callable[..., Any] = api_user,
+    ) -> None:
+        self.api = APIRouter(prefix="/api/v1", dependencies=[Depends(api_auth)], tags=[tag])
         self.pages = APIRouter(
-            prefix=PAGE_API, dependencies=[Depends(api_user)], include_in_schema=False
+            prefix=PAGE_API, dependencies=[Depends(page_auth)], include_in_schema=False
         )
 
     def route(
@@ -63,6 +69,7 @@ def install(app: FastAPI) -> None:
         broadcasts,
         contacts,
         message_templates,
+        organisations,
         results_pages,
         settings,
         triggers,
@@ -79,6 +86,7 @@ def install(app: FastAPI) -> None:
         results_pages,
         usage,
         settings,
+        organisations,
         message_templates,
     ):
         module.install(app)

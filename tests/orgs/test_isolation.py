@@ -47,7 +47,8 @@ async def _make_b(app: FastAPI, b_org: int) -> dict[str, str]:
     """Organisation B's things, made through its own token; their ids by kind."""
     sessions = state(app).repo.sessions
     token, row = await org_store.create_token(sessions, b_org, "b", role="admin")
-    ids: dict[str, str] = {"token": row.uuid, "flow": B_FLOW["uuid"]}
+    # The organisations routes are the platform's: A's token and browser get 404 there too.
+    ids: dict[str, str] = {"token": row.uuid, "flow": B_FLOW["uuid"], "organization": str(b_org)}
     async with client(app, Authorization=f"Bearer {token}") as b:
         ok(await b.post("/api/v1/flows/import", json=B_FLOW), 201)
         ids["group"] = ok(await b.post("/api/v1/groups", json={"name": "bee-group"}), 201)["uuid"]
@@ -100,6 +101,7 @@ async def _make_b(app: FastAPI, b_org: int) -> dict[str, str]:
 # Which of B's ids a path parameter gets: by the parameter's name, then by the path's noun.
 _BY_NOUN = (
     ("/settings/tokens/", "token"),
+    ("/organisations/", "organization"),
     ("/broadcasts/", "broadcast"),
     ("/schedules/", "schedule"),
     ("/groups/", "group"),

@@ -64,7 +64,14 @@ def live_server(
 
 
 @contextmanager
-def signed_in_page(browser: Browser, live: LiveServer, path: str) -> Iterator[Page]:
+def signed_in_page(
+    browser: Browser,
+    live: LiveServer,
+    path: str,
+    *,
+    email: str = TEST_EMAIL,
+    password: str = TEST_PASSWORD,
+) -> Iterator[Page]:
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
     opened = context.new_page()
     opened.set_default_timeout(TIMEOUT_MS)
@@ -87,8 +94,8 @@ def signed_in_page(browser: Browser, live: LiveServer, path: str) -> Iterator[Pa
     )
     opened.goto(f"{live.url}{path}")
     # Not signed in yet: the page sends the browser to the sign-in form first.
-    opened.fill("input[name=email]", TEST_EMAIL)
-    opened.fill("input[name=password]", TEST_PASSWORD)
+    opened.fill("input[name=email]", email)
+    opened.fill("input[name=password]", password)
     opened.click("button[type=submit]")
     opened.wait_for_url(f"{live.url}{path}")
     try:
