@@ -13,10 +13,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -29,6 +27,11 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from sutra.text import storable_json
+
+if TYPE_CHECKING:
+    # Alembic (~0.4 s to import) only when migrating: every command and test imports this
+    # module through the models.
+    from alembic.config import Config
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -221,6 +224,8 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic config for the packaged migrations, independent of the cwd."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # Avoid configparser interpolation of '%' in passwords by handing the URL
@@ -280,6 +285,8 @@ def migrate(url: str | None = None) -> None:
     (see :func:`migration_connection`) and the later ones find the schema
     current. The whole upgrade is one transaction, on SQLite too.
     """
+    from alembic import command
+
     config = alembic_config(url)
     with migration_connection(config.attributes["sutra_url"]) as connection:
         config.attributes["connection"] = connection
