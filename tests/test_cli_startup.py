@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sutra.store.db import migrate
+
 ROOT = Path(__file__).resolve().parents[1]
 FLOW = ROOT / "examples" / "ask_gpt.json"
 
@@ -57,14 +59,25 @@ print(json.dumps({"helps": helps, "modules": sorted(sys.modules)}))
 """
 
 
-def _probe() -> dict[str, object]:
+_RUN = """
+import json, sys
+from typer.testing import CliRunner
+from sutra.cli import app
+
+result = CliRunner().invoke(app, sys.argv[1:])
+found = {"code": result.exit_code, "output": result.output, "modules": sorted(sys.modules)}
+print(json.dumps(found))
+"""
+
+
+def _probe(script: str = _PROBE, *args: str, **env: str) -> dict[str, object]:
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "TERM": "dumb"},
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "TERM": "dumb", **env},
     )
     found: dict[str, object] = json.loads(done.stdout)
     return found
@@ -91,3 +104,18 @@ def test_every_commands_help_shows_without_loading_the_stack() -> None:
     modules = found["modules"]
     assert isinstance(modules, list)
     assert _heavy(modules) == []
+
+
+def test_a_database_command_on_a_migrated_database_loads_neither_alembic_nor_the_web(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'sutra.db'}"
+    migrate(url)
+    found = _probe(_RUN, "org", "list", SUTRA_DATABASE_URL=url)
+    assert found["code"] == 0, found["output"]
+    assert "Default" in str(found["output"])
+    modules = found["modules"]
+    assert isinstance(modules, list)
+    assert "sqlalchemy" in modules  # it did read the database
+    store_and_engine = ("sqlalchemy", "sutra.store", "sutra.engine")
+    assert [m for m in _heavy(modules) if not m.startswith(store_and_engine)] == []

@@ -48,6 +48,7 @@ from sutra.store.db import (
     SQLITE_BUSY_TIMEOUT_MS,
     alembic_config,
     migration_connection,
+    migration_heads,
 )
 from sutra.store.models import (
     Base,
@@ -268,6 +269,50 @@ def test_migrate_is_idempotent(url: str) -> None:
             assert orgs == [(1, "Default", "UTC")]
     finally:
         engine.dispose()
+
+
+def test_migration_heads_are_alembics() -> None:
+    # migrate() skips Alembic when the database is at these heads: they must be Alembic's own.
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert migration_heads() == frozenset(heads)
+
+
+def test_migrate_upgrades_a_database_one_revision_behind(url: str) -> None:
+    migrate(url)
+    config = alembic_config(url)
+    script = ScriptDirectory.from_config(config)
+    head = script.get_current_head()
+    assert head is not None
+    previous = script.get_revision(head).down_revision
+    with migration_connection(url) as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+
+    def version() -> list[Any]:
+        engine = create_engine_for(url)
+        try:
+            with engine.connect() as conn:
+                return list(conn.execute(text("SELECT version_num FROM alembic_version")).all())
+        finally:
+            engine.dispose()
+
+    assert version() == [(previous,)]
+    migrate(url)
+    assert version() == [(head,)]
+
+
+def test_migrate_on_a_current_database_does_not_load_alembic(migrated_url: str) -> None:
+    # Every sutra command migrates first; when there is nothing to do, it costs a query.
+    probe = (
+        "import sys\n"
+        "from sutra.store.db import migrate\n"
+        f"migrate({migrated_url!r})\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "False", done.stderr
 
 
 def test_migrate_defaults_to_environment_url(
