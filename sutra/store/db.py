@@ -8,7 +8,6 @@ sync ones (pysqlite, psycopg 3) for migrations and scripts, the async ones
 
 from __future__ import annotations
 
-import ast
 import os
 import time
 from collections.abc import Iterator
@@ -16,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from sutra.store import schema
 from sutra.text import storable_json
 
 if TYPE_CHECKING:
@@ -279,78 +279,28 @@ def migration_connection(url: str | None = None) -> Iterator[Connection]:
         engine.dispose()
 
 
-def migration_heads() -> frozenset[str] | None:
-    """The head revisions of the packaged migrations, read from their files' headers.
-
-    Alembic finds them by importing every migration, after importing itself: about 0.3 s
-    of CPU that each ``sutra`` command and server start would pay to learn that there is
-    nothing to do. None when a file does not state its ``revision`` and ``down_revision``
-    as plain literals before its first function; Alembic then decides.
-    """
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        header = path.read_text(encoding="utf-8").split("\ndef ", 1)[0]
-        found: dict[str, Any] = {}
-        try:
-            for node in ast.parse(header).body:
-                if isinstance(node, ast.AnnAssign) and node.value is not None:
-                    target, value = node.target, node.value
-                elif isinstance(node, ast.Assign) and len(node.targets) == 1:
-                    target, value = node.targets[0], node.value
-                else:
-                    continue
-                if isinstance(target, ast.Name):
-                    found[target.id] = ast.literal_eval(value)
-        except (SyntaxError, ValueError):
-            return None
-        revision, down = found.get("revision"), found.get("down_revision", ...)
-        if not isinstance(revision, str) or found.get("depends_on") is not None:
-            return None
-        if isinstance(down, str):
-            down = (down,)
-        if down is None:
-            down = ()
-        if not isinstance(down, tuple | list) or not all(isinstance(d, str) for d in down):
-            return None
-        revisions.add(revision)
-        parents.update(down)
-    return frozenset(revisions - parents) or None
-
-
-def _is_current(url: str) -> bool:
-    """Whether the database is at the migrations' heads (False when unsure)."""
-    heads = migration_heads()
-    if heads is None:
-        return False
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            if not inspect(connection).has_table("alembic_version"):
-                return False
-            rows = connection.execute(text("SELECT version_num FROM alembic_version"))
-            return {row[0] for row in rows} == heads
-    except SQLAlchemyError:
-        # Locked by a migration under way, say: the full path waits for it.
-        return False
-    finally:
-        engine.dispose()
-
-
 def migrate(url: str | None = None) -> None:
     """Bring the schema to the latest revision (Alembic ``upgrade head``).
 
     Idempotent, and safe when several processes start at once: they take turns
     (see :func:`migration_connection`) and the later ones find the schema
     current. The whole upgrade is one transaction, on SQLite too. A database
-    already at the head is left alone without loading Alembic.
+    already at the head, and a new SQLite file, need no Alembic (see
+    :mod:`sutra.store.schema`).
     """
     target = sync_url(url or database_url())
-    if _is_current(target):
+    if schema.from_template(target, MIGRATIONS_DIR, upgrade) or schema.is_current(
+        target, MIGRATIONS_DIR
+    ):
         return
+    upgrade(target)
+
+
+def upgrade(url: str | None = None) -> None:
+    """Alembic's ``upgrade head``, on a connection of :func:`migration_connection`."""
     from alembic import command
 
-    config = alembic_config(target)
+    config = alembic_config(url)
     with migration_connection(config.attributes["sutra_url"]) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
