@@ -48,6 +48,7 @@ __all__ = [
     "migration_connection",
     "safe_url",
     "sync_url",
+    "upgrade",
 ]
 
 DATABASE_URL_ENV = "SUTRA_DATABASE_URL"
@@ -285,8 +286,8 @@ def migrate(url: str | None = None) -> None:
     Idempotent, and safe when several processes start at once: they take turns
     (see :func:`migration_connection`) and the later ones find the schema
     current. The whole upgrade is one transaction, on SQLite too. A database
-    already at the head, and a new SQLite file, need no Alembic (see
-    :mod:`sutra.store.schema`).
+    already at the head needs no Alembic, nor does a new SQLite file once one
+    was made (see :mod:`sutra.store.schema`).
     """
     target = sync_url(url or database_url())
     if schema.from_template(target, MIGRATIONS_DIR, upgrade) or schema.is_current(
