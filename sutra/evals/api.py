@@ -24,6 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from sutra.evals import report, runner, store
 from sutra.evals.golden import GoldenFileError, parse_golden_file
+from sutra.evals.scoring import DEFAULT_CHANGE
 from sutra.evals.service import EvalService
 from sutra.evals.settings import eval_settings
 from sutra.evals.targets import SpecError, kinds
@@ -263,7 +264,7 @@ def add_routes(router: APIRouter) -> APIRouter:
         request: Request,
         a: Annotated[int, Query(ge=1, le=2**63 - 1)],
         b: Annotated[int, Query(ge=1, le=2**63 - 1)],
-        change: Annotated[float, Query(ge=0, le=1)] = report.DEFAULT_CHANGE,
+        change: Annotated[float, Query(ge=0, le=1)] = DEFAULT_CHANGE,
     ) -> dict[str, Any]:
         return report.compare(await _data(request, a), await _data(request, b), change=change)
 

@@ -12,14 +12,19 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sutra.evals import report, store
+from sutra.evals.scoring import DEFAULT_CHANGE
+
+# The stores and reports (SQLAlchemy and the models) are imported by the commands that use
+# them, not by every ``sutra`` run.
+if TYPE_CHECKING:
+    from sutra.evals import store
 
 T = TypeVar("T")
 
@@ -163,6 +168,7 @@ def _latency(latency: dict[str, Any]) -> str:
 
 
 async def _golden(sessions: store.Sessions, ref: str, name: str | None) -> store.EvalGoldenSet:
+    from sutra.evals import store
     from sutra.evals.golden import GoldenFileError, parse_golden_file
     from sutra.evals.settings import eval_settings
 
@@ -245,7 +251,7 @@ def run_command(
     GPT node or a whole flow; print the estimate, a progress bar and the summary."""
     from pydantic import ValidationError
 
-    from sutra.evals import runner
+    from sutra.evals import report, runner, store
     from sutra.evals.targets import SpecError
 
     try:
@@ -354,6 +360,7 @@ def show_command(
     worst: Annotated[int, typer.Option(help="List this many lowest-scoring questions")] = 10,
 ) -> None:
     """A run's summary, its categories and its weakest questions."""
+    from sutra.evals import report, store
 
     async def work(sessions: store.Sessions) -> store.RunData:
         data = await store.run_data(sessions, ORG, run_id)
@@ -393,11 +400,10 @@ def compare_command(
     a: Annotated[int, typer.Argument(help="The earlier run")],
     b: Annotated[int, typer.Argument(help="The later run")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
-    change: Annotated[
-        float, typer.Option(help="Smaller moves count as the same")
-    ] = report.DEFAULT_CHANGE,
+    change: Annotated[float, typer.Option(help="Smaller moves count as the same")] = DEFAULT_CHANGE,
 ) -> None:
     """Which questions improved or regressed from run A to run B, overall and per category."""
+    from sutra.evals import report, store
 
     async def work(sessions: store.Sessions) -> dict[str, Any]:
         first, second = (
@@ -453,6 +459,7 @@ def _delta(value: float | None) -> str:
 @eval_app.command("list")
 def list_command() -> None:
     """The latest runs."""
+    from sutra.evals import report, store
 
     async def work(sessions: store.Sessions) -> list[dict[str, Any]]:
         labels = {g.id: f"{g.name} v{g.version}" for g in await store.golden_sets(sessions, ORG)}

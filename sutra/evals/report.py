@@ -13,11 +13,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sutra.evals.models import EvalGoldenRow, EvalResult, EvalRun
-from sutra.evals.scoring import normalize, spread, stats, verdict
+from sutra.evals.scoring import DEFAULT_CHANGE, normalize, spread, stats, verdict
 from sutra.evals.store import RunData
 
-# Smaller moves than this between two runs are noise (a judge's or a model's wobble).
-DEFAULT_CHANGE = 0.05
 NO_CATEGORY = "(none)"
 CSV_COLUMNS = (
     "position",

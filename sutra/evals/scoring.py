@@ -21,6 +21,8 @@ from dataclasses import dataclass
 ALIGNED = 0.7
 DRIFTED = 0.3
 BUCKETS = 10
+# Smaller moves than this between two runs are noise (a judge's or a model's wobble).
+DEFAULT_CHANGE = 0.05
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

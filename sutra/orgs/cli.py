@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from sutra.orgs import store
-from sutra.orgs.settings import PLAIN, SECRETS, SettingsUpdate
+from sutra.orgs import PLAIN, SECRETS
+
+# The store (SQLAlchemy) and the settings' checks (pydantic) are imported by the commands.
+if TYPE_CHECKING:
+    from sutra.orgs import store
 
 org_app = typer.Typer(help="Organisations (NGOs) served by this install.", no_args_is_help=True)
 out = Console()
@@ -30,9 +32,10 @@ def _die(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _run(work: Any, errors: tuple[type[Exception], ...] = (store.OrgError,)) -> Any:
-    """``work(sessions)`` against the migrated database; any of ``errors`` ends the command
-    with its message (exit status 2)."""
+def _run(work: Any, errors: tuple[type[Exception], ...] = ()) -> Any:
+    """``work(sessions)`` against the migrated database; an organisation's error, or any of
+    ``errors``, ends the command with its message (exit status 2)."""
+    from sutra.orgs.store import OrgError
     from sutra.store.db import create_async_engine_for, create_session_factory, migrate
 
     async def run() -> Any:
@@ -45,7 +48,7 @@ def _run(work: Any, errors: tuple[type[Exception], ...] = (store.OrgError,)) -> 
 
     try:
         return asyncio.run(run())
-    except errors as exc:
+    except (OrgError, *errors) as exc:
         raise _die(str(exc)) from None
 
 
@@ -59,6 +62,11 @@ def org_create(
     ] = None,
 ) -> None:
     """Create an organisation, optionally with its first administrator."""
+    from pydantic import ValidationError
+
+    from sutra.orgs import store
+    from sutra.orgs.settings import SettingsUpdate
+
     try:
         SettingsUpdate(name=name, timezone=timezone)
     except ValidationError as exc:
@@ -79,6 +87,8 @@ def org_create(
 @org_app.command("list")
 def org_list() -> None:
     """Every organisation: active or not, staff, contacts, WhatsApp number."""
+    from sutra.orgs import store
+
     rows = _run(store.list_orgs)
     table = Table("id", "name", "time zone", "active", "staff", "contacts", "WhatsApp number id")
     for row in rows:
@@ -100,6 +110,8 @@ def org_disable(
     enable: Annotated[bool, typer.Option("--enable", help="Serve it again")] = False,
 ) -> None:
     """Stop serving an organisation: its webhooks, tokens and staff sessions are refused."""
+    from sutra.orgs import store
+
     org = _run(lambda sessions: store.set_active(sessions, organization_id, enable))
     out.print(
         f"organisation {org.id} ({org.name}) {'enabled' if enable else 'disabled'}",
@@ -124,6 +136,11 @@ def org_set(
     ] = [],  # noqa: B006 - typer reads the default; it is never mutated
 ) -> None:
     """Change an organisation's settings (an empty VALUE clears one)."""
+    from pydantic import ValidationError
+
+    from sutra.orgs import store
+    from sutra.orgs.settings import SettingsUpdate
+
     given: dict[str, Any] = {}
     for pair in pairs:
         key, eq, value = pair.partition("=")

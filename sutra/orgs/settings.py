@@ -16,27 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-SECRETS = (
-    "openai_api_key",
-    "whatsapp_access_token",
-    "whatsapp_app_secret",
-    "gupshup_api_key",
-    "gupshup_webhook_token",
-)
-# Settings that may be given as null ("use the platform's limit" vs "no limit" is up to the
-# key: null in a stored budget lifts it, an absent one falls back to the environment's).
-PLAIN = (
-    "default_country",
-    "llm",
-    "openai_base_url",
-    "default_model",
-    "llm_monthly_budget",
-    "llm_contact_daily_tokens",
-    "whatsapp_phone_number_id",
-    "whatsapp_business_account_id",
-    "gupshup_app_name",
-    "gupshup_source_number",
-)
+from sutra.orgs import PLAIN, SECRETS
 
 
 class SettingsUpdate(BaseModel):

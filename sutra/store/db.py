@@ -13,10 +13,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -28,7 +26,13 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from sutra.store import schema
 from sutra.text import storable_json
+
+if TYPE_CHECKING:
+    # Alembic (~0.4 s to import) only when migrating: every command and test imports this
+    # module through the models.
+    from alembic.config import Config
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -44,6 +48,7 @@ __all__ = [
     "migration_connection",
     "safe_url",
     "sync_url",
+    "upgrade",
 ]
 
 DATABASE_URL_ENV = "SUTRA_DATABASE_URL"
@@ -221,6 +226,8 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic config for the packaged migrations, independent of the cwd."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # Avoid configparser interpolation of '%' in passwords by handing the URL
@@ -278,8 +285,22 @@ def migrate(url: str | None = None) -> None:
 
     Idempotent, and safe when several processes start at once: they take turns
     (see :func:`migration_connection`) and the later ones find the schema
-    current. The whole upgrade is one transaction, on SQLite too.
+    current. The whole upgrade is one transaction, on SQLite too. A database
+    already at the head needs no Alembic, nor does a new SQLite file once one
+    was made (see :mod:`sutra.store.schema`).
     """
+    target = sync_url(url or database_url())
+    if schema.from_template(target, MIGRATIONS_DIR, upgrade) or schema.is_current(
+        target, MIGRATIONS_DIR
+    ):
+        return
+    upgrade(target)
+
+
+def upgrade(url: str | None = None) -> None:
+    """Alembic's ``upgrade head``, on a connection of :func:`migration_connection`."""
+    from alembic import command
+
     config = alembic_config(url)
     with migration_connection(config.attributes["sutra_url"]) as connection:
         config.attributes["connection"] = connection

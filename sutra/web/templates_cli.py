@@ -15,11 +15,9 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sutra.channels.templates import TemplateError
 from sutra.orgs import DEFAULT_ORG
 from sutra.orgs.cli import _run as run_sessions
 from sutra.orgs.cli import err
-from sutra.orgs.store import OrgError
 
 templates_app = typer.Typer(
     help="WhatsApp message templates (HSM) of an organisation.", no_args_is_help=True
@@ -29,7 +27,9 @@ Org = Annotated[int, typer.Option(help="The organisation (its id: sutra org list
 
 
 def _run(work: Any) -> Any:
-    return run_sessions(work, (TemplateError, OrgError))
+    from sutra.channels.templates import TemplateError
+
+    return run_sessions(work, (TemplateError,))
 
 
 @templates_app.command("sync")
