@@ -165,6 +165,25 @@ def _watch(server: Server, stop: threading.Event, seen: list[str]) -> None:
         )
 
 
+def _settle(server: Server, timeout: float = 300.0) -> None:
+    """Until the server has held no contact for 2 s: "A idle" means idle, not A's greetings'
+    last writes."""
+    names = ("sutra_contacts_in_flight", "sutra_contacts_waiting")
+    deadline = time.monotonic() + timeout
+    idle_since = None
+    while time.monotonic() < deadline:
+        busy = sum(
+            float(line.split()[-1])
+            for line in server.metrics().splitlines()
+            if line.split(" ")[0] in names
+        )
+        now = time.monotonic()
+        idle_since = (idle_since or now) if busy == 0 else None
+        if idle_since is not None and now - idle_since >= 2.0:
+            return
+        time.sleep(0.2)
+
+
 def _p(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
@@ -204,6 +223,7 @@ def main() -> None:
             _open(server, graph, crowd, b=False)
             _open(server, graph, b_quiet + b_busy, b=True)
 
+            _settle(server)
             alone = _b_latencies(server, graph, b_quiet, None, asked, 0)
 
             answered = graph.expect(crowd, 2)
