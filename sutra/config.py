@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     llm_org_concurrency: int = Field(default=3, ge=1)
     llm_org_burst: int | None = Field(default=None, ge=1)
     llm_max_concurrent: int = Field(default=256, ge=1)
+    # The same for flows' HTTP webhooks (calls to the organisations' own services).
+    webhook_org_concurrency: int = Field(default=3, ge=1)
+    webhook_org_burst: int | None = Field(default=None, ge=1)
+    webhook_max_concurrent: int = Field(default=256, ge=1)
     vision_max_bytes: int = Field(default=5_000_000, ge=1)
     vision_fetch_timeout: float = Field(default=30.0, gt=0)
 

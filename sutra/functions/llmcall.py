@@ -18,8 +18,8 @@ from sutra.functions.registry import FunctionCall, FunctionError
 from sutra.llm.base import Completion, LLMError, Usage
 from sutra.llm.usage import Limits, UsageStore, cost_of
 from sutra.orgs import DEFAULT_ORG
-from sutra.orgs.fairshare import llm_share
-from sutra.runtime.working import away
+from sutra.orgs.fairshare import fair_share
+from sutra.runtime.working import slot
 from sutra.store import models as m
 
 log = logging.getLogger(__name__)
@@ -158,14 +158,11 @@ async def complete(
 
             provider = get_provider(settings, get_settings())
         config = get_settings()
-        share = llm_share(
-            config.llm_org_concurrency, config.llm_org_burst, config.llm_max_concurrent
+        share = fair_share(
+            "llm", config.llm_org_concurrency, config.llm_org_burst, config.llm_max_concurrent
         )
         # A call with no organisation (a CLI tool) shares the default organisation's part.
-        org = Caller.of(call).organization_id or 1
-        async with away():  # waiting for the organisation's share uses no CPU
-            await share.acquire(org)
-        try:
+        async with slot(share, Caller.of(call).organization_id or 1):
             completion = await provider.complete(
                 messages,
                 model=model,
@@ -173,8 +170,6 @@ async def complete(
                 response_format=response_format,
                 max_tokens=max_tokens,
             )
-        finally:
-            share.release(org)
     except LLMError as exc:
         raise FunctionError(exc.reason, status=exc.status) from exc
     await spent(call, completion.usage, function=function)

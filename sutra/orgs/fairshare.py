@@ -1,4 +1,4 @@
-"""Fair shares of concurrent work between organisations (LLM calls).
+"""Fair shares of concurrent work between organisations (LLM calls, HTTP webhooks).
 
 Each organisation may always have ``guaranteed`` calls running at once, whatever the others
 do: a burst of one organisation never makes another's first calls wait. Above that, an
@@ -110,14 +110,14 @@ class FairShare:
 
 # Per event loop: its futures belong to it (tests run many loops in one process).
 _shares: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[tuple[int, int | None, int | None], FairShare]
+    asyncio.AbstractEventLoop, dict[tuple[str, int, int | None, int | None], FairShare]
 ] = weakref.WeakKeyDictionary()
 
 
-def llm_share(guaranteed: int, burst: int | None, total: int | None) -> FairShare:
-    """This process's share of LLM calls under these limits."""
+def fair_share(kind: str, guaranteed: int, burst: int | None, total: int | None) -> FairShare:
+    """This process's share of ``kind`` of work ("llm", "webhooks") under these limits."""
     per_loop = _shares.setdefault(asyncio.get_running_loop(), {})
-    key = (guaranteed, burst, total)
+    key = (kind, guaranteed, burst, total)
     found = per_loop.get(key)
     if found is None:
         found = per_loop[key] = FairShare(guaranteed=guaranteed, burst=burst, total=total)

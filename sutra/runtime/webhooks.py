@@ -18,12 +18,15 @@ from typing import Any
 import httpx
 
 from sutra import jsonparse
+from sutra.config import get_settings
 from sutra.engine.session import WebhookOutcome, WebhookRequest
 from sutra.functions.registry import FunctionCall, FunctionError, get_function
 from sutra.functions.services import Services
 from sutra.llm.base import LLMError, Usage
+from sutra.orgs.fairshare import fair_share
 from sutra.outbound import FetchRefused, guarded_client
 from sutra.redact import redact_url
+from sutra.runtime.working import slot
 from sutra.text import clean_json, clean_text
 
 _SECRET_NAME = re.compile(r"auth|token|secret|key|password|signature|cookie", re.IGNORECASE)
@@ -102,7 +105,16 @@ async def perform(
             request, context, services, settings
         )
     else:
-        outcome, logged_request, response = await _http(request, services, settings)
+        config = get_settings()
+        share = fair_share(
+            "webhooks",
+            config.webhook_org_concurrency,
+            config.webhook_org_burst,
+            config.webhook_max_concurrent,
+        )
+        # One organisation's slow service takes its own share, not everybody's.
+        async with slot(share, context.organization_id or 1):
+            outcome, logged_request, response = await _http(request, services, settings)
         usage = []
     # Answers come from outside (a service, an LLM) and become results, messages and logs:
     # a NUL or lone surrogate in them cannot be stored and would fail the contact's work.

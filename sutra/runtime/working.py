@@ -130,3 +130,15 @@ async def away() -> AsyncIterator[None]:
         # Cancelled while waiting for it: nothing is held, and ``turn`` releases nothing.
         await held.share.acquire(held.org)
         held.held = True
+
+
+@asynccontextmanager
+async def slot(share: FairShare, org: int) -> AsyncIterator[None]:
+    """A slot of another fair share (LLM calls, webhooks) for ``org``, waited for away from
+    the CPU turn: waiting for one uses no CPU."""
+    async with away():
+        await share.acquire(org)
+    try:
+        yield
+    finally:
+        share.release(org)
