@@ -74,6 +74,10 @@ def org_create(
     password = os.environ.get("SUTRA_PASSWORD") if admin else None
 
     async def work(sessions: store.Sessions) -> Any:
+        if admin:  # before the organisation is made: a refusal leaves none behind
+            await store.check_first_admin(
+                sessions, admin, password, fields=("--admin", "SUTRA_PASSWORD")
+            )
         org = await store.create_org(sessions, name, timezone=timezone)
         if admin:
             await store.add_member(sessions, org.id, admin, "admin", password=password)

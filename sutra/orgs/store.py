@@ -192,6 +192,31 @@ def _role(role: str) -> str:
     return role
 
 
+async def check_first_admin(
+    sessions: Sessions,
+    email: str,
+    password: str | None,
+    *,
+    fields: tuple[str, str] = ("admin_email", "admin_password"),
+) -> str:
+    """A new organisation's first administrator's address, checked before the organisation
+    is made, so that a refused one leaves no organisation without an administrator behind.
+    ``fields`` name where the address and the password came from, for the error."""
+    address = users.normalize_email(email)
+    problem = users.email_problem(address)
+    if problem:
+        raise OrgError(f"{fields[0]}: {problem}")
+    async with sessions() as db:
+        exists = await db.scalar(select(m.User.id).where(m.User.email == address))
+    if exists is None:
+        if not password:
+            raise OrgError(f"{fields[1]}: {address} has no account yet; give a first password")
+        problem = users.password_problem(password)
+        if problem:
+            raise OrgError(f"{fields[1]}: {problem}")
+    return address
+
+
 async def add_member(
     sessions: Sessions,
     organization_id: int,

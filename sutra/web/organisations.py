@@ -25,13 +25,10 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from sqlalchemy import select
 
 from sutra.orgs import DEFAULT_ORG
 from sutra.orgs import store as org_store
 from sutra.orgs.settings import SettingsUpdate
-from sutra.store import models as m
-from sutra.store import users
 from sutra.web.auth import SAFE_METHODS, PageUser, SignedIn, check_csrf, current_user, render
 from sutra.web.console import Mirror, actor
 from sutra.web.pages import page
@@ -109,26 +106,6 @@ async def _summary(request: Request, organization_id: int) -> dict[str, Any]:
     raise org_store.OrgError(f"no organisation {organization_id}", 404)
 
 
-async def _check_admin(request: Request, email: str, password: str | None) -> str:
-    """The first administrator's address, checked before the organisation is made, so that
-    a refused one leaves no organisation without an administrator behind."""
-    address = users.normalize_email(email)
-    problem = users.email_problem(address)
-    if problem:
-        raise org_store.OrgError(f"admin_email: {problem}")
-    async with base_state(request).repo.sessions() as db:
-        exists = await db.scalar(select(m.User.id).where(m.User.email == address))
-    if exists is None:
-        if not password:
-            raise org_store.OrgError(
-                f"admin_password: {address} has no account yet; give a first password"
-            )
-        problem = users.password_problem(password)
-        if problem:
-            raise org_store.OrgError(f"admin_password: {problem}")
-    return address
-
-
 def _refresh(request: Request) -> None:
     # Webhooks and tokens route by the directory: this process sees the change at once
     # (the others within their refresh interval).
@@ -150,8 +127,10 @@ async def create_organisation(body: OrganisationIn, request: Request) -> dict[st
     email = (body.admin_email or "").strip()
     if not email and body.admin_password:
         raise org_store.OrgError("admin_email: give the administrator's email with the password")
-    address = await _check_admin(request, email, body.admin_password) if email else None
     sessions = base_state(request).repo.sessions
+    address = (
+        await org_store.check_first_admin(sessions, email, body.admin_password) if email else None
+    )
     org = await org_store.create_org(sessions, body.name, timezone=body.timezone)
     admin = None
     if address:

@@ -48,3 +48,21 @@ def test_import_into_another_organisation(database: str) -> None:
     missing = runner.invoke(app, ["import", str(FLOW), "--org", "9"])
     assert missing.exit_code != 0
     assert "--org: no organisation 9" in missing.output
+
+
+def test_a_refused_first_administrator_leaves_no_organisation_behind(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    monkeypatch.delenv("SUTRA_PASSWORD", raising=False)
+    refused = runner.invoke(app, ["org", "create", "Third NGO", "--admin", "New@NGO.org"])
+    assert refused.exit_code == 2
+    said = " ".join(refused.output.split())
+    assert "SUTRA_PASSWORD: new@ngo.org has no account yet; give a first password" in said
+    assert "Third NGO" not in runner.invoke(app, ["org", "list"]).output
+
+    monkeypatch.setenv("SUTRA_PASSWORD", "a long enough passphrase")
+    made = runner.invoke(app, ["org", "create", "Third NGO", "--admin", "New@NGO.org"])
+    assert made.exit_code == 0, made.output
+    assert "administrator new@ngo.org" in made.output
+    assert "Third NGO" in runner.invoke(app, ["org", "list"]).output
