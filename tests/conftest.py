@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from sutra.config import get_settings
 from sutra.testing.live import CHROMIUM, CHROMIUM_ARGS
 from sutra.testing.openai_server import OpenAIStubServer
+from tests.support import databases, fresh_database
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -52,6 +54,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(params=databases())
+def each_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database URL; the test runs once on SQLite, once on PostgreSQL (when given)."""
+    return fresh_database(request.param, tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +19,6 @@ from sutra.orgs.settings import SettingsUpdate
 from sutra.store import models as m
 from sutra.store.users import create_user
 from sutra.testing.graph_api import signed_webhook, whatsapp_text_payload
-from sutra.testing.postgres import reset_schema
 from sutra.web.app import create_app
 from tests.orgs.conftest import PASSWORD, TOKEN, browser_as, client, ok, state
 
@@ -31,25 +28,10 @@ NUMBER = "106540352242922"
 APP_SECRET = "asha-trust-meta-app-secret"
 
 
-def _databases() -> list[Any]:
-    params: list[Any] = [pytest.param("sqlite", id="sqlite")]
-    if POSTGRES_URL:
-        params.append(pytest.param("postgresql", id="postgresql"))
-    return params
-
-
-@pytest.fixture(params=_databases())
-async def app(
-    request: pytest.FixtureRequest, tmp_path: Path, clean_env: None
-) -> AsyncIterator[FastAPI]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'organisations.db'}"
-    else:
-        assert POSTGRES_URL is not None
-        url = POSTGRES_URL
-        reset_schema(url)
+@pytest.fixture
+async def app(each_database: str, clean_env: None) -> AsyncIterator[FastAPI]:
     made = create_app(
-        url,
+        each_database,
         settings=ServerSettings(
             sutra_api_token=TOKEN,
             sutra_platform_token=PLATFORM,

@@ -22,7 +22,7 @@ from sutra.testing.graph_api import (
 )
 from sutra.testing.gupshup_api import DEFAULT_API_KEY, DEFAULT_APP, GupshupStubServer
 from sutra.testing.openai_server import OpenAIStubServer
-from sutra.testing.postgres import reset_schema
+from tests.support import databases, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 SUTRA = Path(sys.executable).with_name("sutra")
@@ -117,20 +117,10 @@ class ServerProcess:
         return httpx.post(f"{self.url}{path}", timeout=30, **kwargs)
 
 
-def _databases() -> list[Any]:
-    params: list[Any] = [pytest.param("sqlite", id="sqlite")]
-    if os.environ.get("SUTRA_TEST_POSTGRES_URL"):
-        params.append(pytest.param("postgresql", id="postgresql"))
-    return params
-
-
-@pytest.fixture(params=_databases())
+@pytest.fixture(params=databases())
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'server.db'}"
-    url = os.environ["SUTRA_TEST_POSTGRES_URL"]
-    reset_schema(url)
-    return url
+    # Its own (not each_database): test_workers.py chooses PostgreSQL through it, indirectly.
+    return fresh_database(request.param, tmp_path)
 
 
 @pytest.fixture

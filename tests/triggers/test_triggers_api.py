@@ -10,7 +10,6 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +26,6 @@ from sutra.runtime import runner as runner_module
 from sutra.store import models as m
 from sutra.store import work
 from sutra.store.hotdb import HotDB
-from sutra.testing.postgres import reset_schema
 from sutra.web.app import create_app
 from sutra.web.state import AppState
 from tests.support import eventually
@@ -43,26 +41,13 @@ def sorry(text: str) -> str:
     return f"Sorry, I did not get: {text}. Send TEA for a question about tea."
 
 
-def _databases() -> list[Any]:
-    params: list[Any] = [pytest.param("sqlite", id="sqlite")]
-    if POSTGRES_URL:
-        params.append(pytest.param("postgresql", id="postgresql"))
-    return params
-
-
-@pytest.fixture(params=_databases())
-async def app(
-    request: pytest.FixtureRequest, tmp_path: Path, clean_env: None
-) -> AsyncIterator[FastAPI]:
+@pytest.fixture
+async def app(each_database: str, clean_env: None) -> AsyncIterator[FastAPI]:
     """The tea flow (keyword "tea"), a Help flow that answers and ends, four contacts in the
     group Mothers, Tomas opted out."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'triggers.db'}"
-    else:
-        assert POSTGRES_URL is not None
-        url = POSTGRES_URL
-        reset_schema(url)
-    made = create_app(url, settings=ServerSettings(sutra_api_token=TOKEN), sweep_every=0.1)
+    made = create_app(
+        each_database, settings=ServerSettings(sutra_api_token=TOKEN), sweep_every=0.1
+    )
     async with made.router.lifespan_context(made):
         await setup(made)
         state: AppState = made.state.sutra

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from sqlalchemy import select
 from sutra.config import ServerSettings
 from sutra.flows import parse_flow_file
 from sutra.store import models as m
-from sutra.testing.postgres import reset_schema
 from sutra.web.app import create_app
 from sutra.web.state import AppState
 from tests.support import eventually
@@ -26,26 +24,13 @@ from tests.web.test_broadcasts_api import TEA, TOKEN, client, messages_to, ok, p
 POSTGRES_URL = os.environ.get("SUTRA_TEST_POSTGRES_URL")
 
 
-def _databases() -> list[Any]:
-    params: list[Any] = [pytest.param("sqlite", id="sqlite")]
-    if POSTGRES_URL:
-        params.append(pytest.param("postgresql", id="postgresql"))
-    return params
-
-
-@pytest.fixture(params=_databases())
-async def app(
-    request: pytest.FixtureRequest, tmp_path: Path, clean_env: None
-) -> AsyncIterator[FastAPI]:
+@pytest.fixture
+async def app(each_database: str, clean_env: None) -> AsyncIterator[FastAPI]:
     """The broadcasts tests' app and contacts, on SQLite and (when given) PostgreSQL: the
     fan-out is written in raw SQL inside the sprint's transaction."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'fanout.db'}"
-    else:
-        assert POSTGRES_URL is not None
-        url = POSTGRES_URL
-        reset_schema(url)
-    made = create_app(url, settings=ServerSettings(sutra_api_token=TOKEN), sweep_every=0.1)
+    made = create_app(
+        each_database, settings=ServerSettings(sutra_api_token=TOKEN), sweep_every=0.1
+    )
     async with made.router.lifespan_context(made):
         await setup(made)
         yield made

@@ -34,7 +34,6 @@ from sutra.testing.graph_api import (
     signed_webhook,
     whatsapp_text_payload,
 )
-from sutra.testing.postgres import reset_schema
 from sutra.web.app import create_app
 from sutra.web.state import AppState
 from tests.support import eventually
@@ -46,13 +45,6 @@ ASHA = "919812345678"
 VISIT = "Hello {{1}}, your child's vaccination is due on {{2}} at the health centre."
 # Read before ``clean_env`` clears every SUTRA_ variable.
 POSTGRES_URL = os.environ.get("SUTRA_TEST_POSTGRES_URL")
-
-
-def _databases() -> list[Any]:
-    params: list[Any] = [pytest.param("sqlite", id="sqlite")]
-    if POSTGRES_URL:
-        params.append(pytest.param("postgresql", id="postgresql"))
-    return params
 
 
 @pytest.fixture(scope="module")
@@ -132,17 +124,11 @@ def _settings(graph: GraphAPIStubServer, **more: Any) -> ServerSettings:
     return ServerSettings(**values)
 
 
-@pytest.fixture(params=_databases())
+@pytest.fixture
 async def console(
-    request: pytest.FixtureRequest, tmp_path: Path, graph: GraphAPIStubServer, clean_env: None
+    each_database: str, graph: GraphAPIStubServer, clean_env: None
 ) -> AsyncIterator[Console]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'templates.db'}"
-    else:
-        assert POSTGRES_URL is not None
-        url = POSTGRES_URL
-        reset_schema(url)
-    app = create_app(url, settings=_settings(graph), sweep_every=0.2)
+    app = create_app(each_database, settings=_settings(graph), sweep_every=0.2)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sutra") as http,

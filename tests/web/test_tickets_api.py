@@ -20,7 +20,6 @@ from sutra.store import models as m
 from sutra.store import work
 from sutra.store.hotdb import Tx
 from sutra.store.work.claim import _CONTACT_COLUMNS, _read_work
-from sutra.testing.postgres import reset_schema
 from sutra.web.app import create_app
 from sutra.web.state import AppState
 from tests.web.test_broadcasts_api import TOKEN, client, ok
@@ -37,24 +36,11 @@ real_files = pytest.mark.skipif(
 )
 
 
-def _databases() -> list[Any]:
-    params: list[Any] = [pytest.param("sqlite", id="sqlite")]
-    if POSTGRES_URL:
-        params.append(pytest.param("postgresql", id="postgresql"))
-    return params
-
-
-@pytest.fixture(params=_databases())
-async def app(
-    request: pytest.FixtureRequest, tmp_path: Path, clean_env: None
-) -> AsyncIterator[FastAPI]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'tickets.db'}"
-    else:
-        assert POSTGRES_URL is not None
-        url = POSTGRES_URL
-        reset_schema(url)
-    made = create_app(url, settings=ServerSettings(sutra_api_token=TOKEN), sweep_every=0.1)
+@pytest.fixture
+async def app(each_database: str, clean_env: None) -> AsyncIterator[FastAPI]:
+    made = create_app(
+        each_database, settings=ServerSettings(sutra_api_token=TOKEN), sweep_every=0.1
+    )
     async with made.router.lifespan_context(made):
         yield made
 
